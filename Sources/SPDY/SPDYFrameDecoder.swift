@@ -1,0 +1,535 @@
+import NIOCore
+
+/// A piece of a DATA frame's payload, delivered as soon as it arrives.
+///
+/// A DATA frame is never buffered whole: each call to
+/// ``SPDYFrameDecoder/nextFrame()`` hands out whatever part of the payload
+/// has arrived, as a slice of the input (no copy). The last chunk of a frame
+/// has ``isEndOfFrame`` set; a frame with an empty payload yields one empty
+/// chunk.
+public struct SPDYDataChunk: Hashable, Sendable {
+    /// The header of the DATA frame this chunk belongs to.
+    public var header: SPDYDataFrameHeader
+    /// The bytes of this chunk.
+    public var payload: ByteBuffer
+    /// Whether this chunk completes its frame.
+    public var isEndOfFrame: Bool
+
+    /// Creates a data chunk.
+    public init(header: SPDYDataFrameHeader, payload: ByteBuffer, isEndOfFrame: Bool) {
+        self.header = header
+        self.payload = payload
+        self.isEndOfFrame = isEndOfFrame
+    }
+}
+
+/// Reads SPDY frames from a byte stream, incrementally, for one session.
+///
+/// Give it bytes as they arrive with ``append(bytes:)`` (in pieces of any
+/// size: one byte at a time gives the same frames as everything at once) and
+/// take frames with ``nextFrame()`` until it returns `nil`.
+///
+/// Header blocks go through one zlib inflate stream that lives as long as the
+/// decoder; the version's dictionary is supplied when the stream asks for it
+/// by its Adler-32. Compressed header blocks are inflated as their bytes
+/// arrive, never buffered whole, and the inflated size is bounded by
+/// ``Configuration-swift.struct/maxHeaderBlockSize``: a zlib bomb stops there.
+///
+/// Every rule of the wire format is checked. A frame that breaks one makes
+/// ``nextFrame()`` throw a ``SPDYFrameDecodingError`` once the whole frame is
+/// consumed; decoding continues with the next frame.
+public final class SPDYFrameDecoder {
+    /// Limits and options of a decoder.
+    public struct Configuration: Sendable, Hashable {
+        /// The largest control-frame payload accepted, in bytes (the reference's
+        /// `MAX_RECV_CTRL_FRAME_BUFFER`). A larger frame fails with
+        /// ``SPDYFrameDecodingError/Code-swift.enum/frameTooLarge`` and is skipped
+        /// without being buffered (a header block in it is still inflated, within
+        /// the discard limit, to keep the compression context in step). Default 128 KiB.
+        public var maxControlFramePayloadSize: Int
+        /// The largest inflated header block accepted, in bytes. A block that
+        /// inflates past it fails with ``SPDYFrameDecodingError/Code-swift.enum/frameTooLarge``
+        /// (a stream error). Its remaining bytes are inflated and thrown away, to keep
+        /// the compression context in step, but only up to four times this limit in
+        /// all: past that the block is treated as a zlib bomb, the compression context
+        /// is abandoned and the frame fails with
+        /// ``SPDYFrameDecodingError/Code-swift.enum/compressionError`` (as does every
+        /// later header block). Default 64 KiB.
+        public var maxHeaderBlockSize: Int
+        /// On a SPDY/2 session, report the SPDY/2 names `method`, `url`, … as the
+        /// SPDY/3 names `:method`, `:path`, … the API uses. Default `true`.
+        public var translatesSPDY2HeaderNames: Bool
+
+        /// Creates a configuration.
+        public init(
+            maxControlFramePayloadSize: Int = 1 << 17,
+            maxHeaderBlockSize: Int = 1 << 16,
+            translatesSPDY2HeaderNames: Bool = true
+        ) {
+            self.maxControlFramePayloadSize = maxControlFramePayloadSize
+            self.maxHeaderBlockSize = maxHeaderBlockSize
+            self.translatesSPDY2HeaderNames = translatesSPDY2HeaderNames
+        }
+    }
+
+    /// What ``nextFrame()`` yields.
+    public enum Event: Hashable, Sendable {
+        /// A complete control frame, with the header it arrived with.
+        case frame(SPDYFrame, header: SPDYControlFrameHeader)
+        /// A piece of a DATA frame.
+        case dataChunk(SPDYDataChunk)
+    }
+
+    private struct HeaderBlockProgress {
+        var header: SPDYControlFrameHeader
+        var frame: SPDYFrame
+        var remaining: Int
+        var compressedTooLarge: Bool
+        var inflatedTotal = 0
+        var overflowed = false
+    }
+
+    private enum State {
+        case frameHeader
+        case dataPayload(SPDYDataFrameHeader, remaining: Int)
+        case controlPayload(SPDYControlFrameHeader)
+        case skipping(remaining: Int)
+        case headerBlockFixedFields(SPDYControlFrameHeader, fixedLength: Int)
+        case headerBlock(HeaderBlockProgress)
+    }
+
+    /// The session's version: it picks the compression dictionary, and the
+    /// layout of frames whose own version field is neither 2 nor 3.
+    public let version: SPDYVersion
+    /// The decoder's limits and options.
+    public let configuration: Configuration
+
+    private var buffer: ByteBuffer
+    private var state: State = .frameHeader
+    private var inflated: ByteBuffer
+    private let inflater: HeaderInflater
+    private var inflaterBroken = false
+    private let allocator: ByteBufferAllocator
+
+    /// Creates a decoder.
+    ///
+    /// - Throws: ``SPDYDecoderSetupError`` when a limit is negative or zlib cannot start.
+    public init(
+        version: SPDYVersion,
+        configuration: Configuration = Configuration(),
+        allocator: ByteBufferAllocator = ByteBufferAllocator()
+    ) throws(SPDYDecoderSetupError) {
+        guard configuration.maxControlFramePayloadSize >= 0, configuration.maxHeaderBlockSize >= 0 else {
+            throw SPDYDecoderSetupError(message: "decoder limits must not be negative")
+        }
+        self.version = version
+        self.configuration = configuration
+        self.allocator = allocator
+        self.buffer = allocator.buffer(capacity: 0)
+        self.inflated = allocator.buffer(capacity: 0)
+        do {
+            self.inflater = try HeaderInflater(version: version)
+        } catch {
+            throw SPDYDecoderSetupError(message: error.message)
+        }
+    }
+
+    /// The number of received bytes not yet turned into frames or chunks.
+    public var bufferedBytes: Int { buffer.readableBytes }
+
+    /// Adds received bytes. They are not copied when nothing is pending.
+    public func append(bytes: ByteBuffer) {
+        if buffer.readableBytes == 0 {
+            buffer = bytes
+        } else {
+            if buffer.readerIndex > 0 {
+                buffer.discardReadBytes()
+            }
+            buffer.writeImmutableBuffer(bytes)
+        }
+    }
+
+    /// Adds received bytes.
+    public func append<Bytes: Sequence<UInt8>>(bytes: Bytes) {
+        var incoming = allocator.buffer(capacity: 0)
+        incoming.writeBytes(bytes)
+        append(bytes: incoming)
+    }
+
+    /// The next control frame or DATA chunk, or `nil` when more bytes are needed.
+    ///
+    /// - Throws: ``SPDYFrameDecodingError`` for a control frame that breaks the
+    ///   protocol; the frame has been consumed and the next call goes on with
+    ///   the following one.
+    public func nextFrame() throws(SPDYFrameDecodingError) -> Event? {
+        while true {
+            switch state {
+            case .frameHeader:
+                guard buffer.readableBytes >= SPDYProtocol.frameHeaderSize,
+                    let (word0, word1) = buffer.readMultipleIntegers(as: (UInt32, UInt32).self)
+                else { return nil }
+                let length = Int(word1 & 0xff_ffff)
+                let flags = UInt8(truncatingIfNeeded: word1 >> 24)
+                if word0 & 0x8000_0000 == 0 {
+                    let header = SPDYDataFrameHeader(
+                        streamID: SPDYStreamID(masking: word0),
+                        flags: SPDYDataFlags(rawValue: flags),
+                        length: length
+                    )
+                    if length == 0 {
+                        return .dataChunk(
+                            SPDYDataChunk(header: header, payload: allocator.buffer(capacity: 0), isEndOfFrame: true)
+                        )
+                    }
+                    state = .dataPayload(header, remaining: length)
+                    continue
+                }
+                let header = SPDYControlFrameHeader(
+                    version: UInt16(truncatingIfNeeded: word0 >> 16) & 0x7fff,
+                    type: SPDYFrameType(rawValue: UInt16(truncatingIfNeeded: word0)),
+                    flags: flags,
+                    length: length
+                )
+                if header.type.carriesHeaderBlock {
+                    let fixedLength = fixedFieldsLength(of: header)
+                    if length <= fixedLength {
+                        // No header block at all: structurally invalid; keep the bytes for the error.
+                        state = .controlPayload(header)
+                    } else if inflaterBroken {
+                        state = .skipping(remaining: length)
+                        throw SPDYFrameDecodingError(
+                            code: .compressionError,
+                            header: header,
+                            message: "the header compression context was lost earlier in the session"
+                        )
+                    } else {
+                        state = .headerBlockFixedFields(header, fixedLength: fixedLength)
+                    }
+                } else if length > configuration.maxControlFramePayloadSize {
+                    state = .skipping(remaining: length)
+                    throw SPDYFrameDecodingError(
+                        code: .frameTooLarge,
+                        header: header,
+                        message: "the payload of \(length) bytes exceeds the limit of "
+                            + "\(configuration.maxControlFramePayloadSize)"
+                    )
+                } else {
+                    state = .controlPayload(header)
+                }
+
+            case .dataPayload(let header, let remaining):
+                let available = min(remaining, buffer.readableBytes)
+                guard available > 0, let payload = buffer.readSlice(length: available) else { return nil }
+                let left = remaining - available
+                state = left == 0 ? .frameHeader : .dataPayload(header, remaining: left)
+                return .dataChunk(SPDYDataChunk(header: header, payload: payload, isEndOfFrame: left == 0))
+
+            case .controlPayload(let header):
+                guard let payload = buffer.readSlice(length: header.length) else { return nil }
+                state = .frameHeader
+                return .frame(try parseControlFrame(header, payload: payload), header: header)
+
+            case .skipping(let remaining):
+                let available = min(remaining, buffer.readableBytes)
+                buffer.moveReaderIndex(forwardBy: available)
+                guard available == remaining else {
+                    state = .skipping(remaining: remaining - available)
+                    return nil
+                }
+                state = .frameHeader
+
+            case .headerBlockFixedFields(let header, let fixedLength):
+                guard let fixed = buffer.readSlice(length: fixedLength) else { return nil }
+                let frame = parseFixedFields(of: header, fixed)
+                inflated.clear()
+                state = .headerBlock(
+                    HeaderBlockProgress(
+                        header: header,
+                        frame: frame,
+                        remaining: header.length - fixedLength,
+                        compressedTooLarge: header.length > configuration.maxControlFramePayloadSize
+                    )
+                )
+
+            case .headerBlock(var progress):
+                let available = min(progress.remaining, buffer.readableBytes)
+                if available > 0 {
+                    try inflate(available, progress: &progress)
+                }
+                guard progress.remaining == 0 else {
+                    state = .headerBlock(progress)
+                    return nil
+                }
+                state = .frameHeader
+                return .frame(try finishHeaderBlock(progress), header: progress.header)
+            }
+        }
+    }
+
+    // MARK: - Layout
+
+    private func layoutVersion(of header: SPDYControlFrameHeader) -> UInt16 {
+        header.version == 2 || header.version == 3 ? header.version : version.wireVersion
+    }
+
+    private func fixedFieldsLength(of header: SPDYControlFrameHeader) -> Int {
+        if header.type == .synStream { return 10 }
+        return layoutVersion(of: header) == 2 ? 6 : 4
+    }
+
+    private func parseFixedFields(of header: SPDYControlFrameHeader, _ fixed: ByteBuffer) -> SPDYFrame {
+        var fixed = fixed
+        let streamID = SPDYStreamID(masking: fixed.readInteger(as: UInt32.self)!)
+        let flags = SPDYControlFlags(rawValue: header.flags)
+        switch header.type {
+        case .synStream:
+            let (assoc, priorityByte, slot) = fixed.readMultipleIntegers(as: (UInt32, UInt8, UInt8).self)!
+            let isV2 = layoutVersion(of: header) == 2
+            return .synStream(
+                SPDYFrame.SynStream(
+                    streamID: streamID,
+                    associatedStreamID: SPDYStreamID(masking: assoc),
+                    priority: isV2 ? priorityByte >> 6 : priorityByte >> 5,
+                    slot: isV2 ? 0 : slot,
+                    flags: flags,
+                    headers: SPDYHeaders()
+                )
+            )
+        case .synReply:
+            return .synReply(SPDYFrame.SynReply(streamID: streamID, flags: flags, headers: SPDYHeaders()))
+        default:
+            return .headers(SPDYFrame.Headers(streamID: streamID, flags: flags, headers: SPDYHeaders()))
+        }
+    }
+
+    private func parseControlFrame(
+        _ header: SPDYControlFrameHeader,
+        payload: ByteBuffer
+    ) throws(SPDYFrameDecodingError) -> SPDYFrame {
+        func invalid(_ message: String) -> SPDYFrameDecodingError {
+            SPDYFrameDecodingError(code: .invalidFrame, header: header, payload: payload, message: message)
+        }
+        var p = payload
+        let length = payload.readableBytes
+        switch header.type {
+        case .synStream, .synReply, .headers:
+            throw invalid("the payload of \(length) bytes has no header block")
+        case .rstStream:
+            guard length == 8, let (id, status) = p.readMultipleIntegers(as: (UInt32, UInt32).self) else {
+                throw invalid("RST_STREAM must be 8 bytes long, not \(length)")
+            }
+            return .rstStream(
+                SPDYFrame.RstStream(streamID: SPDYStreamID(masking: id), status: SPDYStreamStatus(rawValue: status))
+            )
+        case .settings:
+            guard length >= 4, let count = p.readInteger(as: UInt32.self) else {
+                throw invalid("SETTINGS must be at least 4 bytes long, not \(length)")
+            }
+            guard UInt64(length) == 4 + 8 * UInt64(count) else {
+                throw invalid("SETTINGS of \(length) bytes cannot hold \(count) entries")
+            }
+            let isV2 = layoutVersion(of: header) == 2
+            var entries: [SPDYFrame.SettingsEntry] = []
+            entries.reserveCapacity(Int(count))
+            for _ in 0..<count {
+                let (idWord, value) = p.readMultipleIntegers(as: (UInt32, UInt32).self)!
+                let id: UInt32
+                let flags: UInt8
+                if isV2 {
+                    // SPDY/2 as deployed: 24-bit little-endian ID, then the flags.
+                    id = (idWord >> 24) | ((idWord >> 8) & 0xff00) | ((idWord << 8) & 0xff_0000)
+                    flags = UInt8(truncatingIfNeeded: idWord)
+                } else {
+                    id = idWord & 0xff_ffff
+                    flags = UInt8(truncatingIfNeeded: idWord >> 24)
+                }
+                entries.append(
+                    SPDYFrame.SettingsEntry(
+                        id: SPDYSettingsID(rawValue: id),
+                        flags: SPDYSettingsEntryFlags(rawValue: flags),
+                        value: value
+                    )
+                )
+            }
+            return .settings(SPDYFrame.Settings(flags: SPDYSettingsFlags(rawValue: header.flags), entries: entries))
+        case .noop:
+            return .noop
+        case .ping:
+            guard length == 4, let id = p.readInteger(as: UInt32.self) else {
+                throw invalid("PING must be 4 bytes long, not \(length)")
+            }
+            return .ping(SPDYFrame.Ping(id: id))
+        case .goAway:
+            if layoutVersion(of: header) == 2 {
+                guard length == 4, let id = p.readInteger(as: UInt32.self) else {
+                    throw invalid("a SPDY/2 GOAWAY must be 4 bytes long, not \(length)")
+                }
+                return .goAway(SPDYFrame.GoAway(lastGoodStreamID: SPDYStreamID(masking: id)))
+            }
+            guard length == 8, let (id, status) = p.readMultipleIntegers(as: (UInt32, UInt32).self) else {
+                throw invalid("a SPDY/3 GOAWAY must be 8 bytes long, not \(length)")
+            }
+            return .goAway(
+                SPDYFrame.GoAway(
+                    lastGoodStreamID: SPDYStreamID(masking: id),
+                    status: SPDYGoAwayStatus(rawValue: status)
+                )
+            )
+        case .windowUpdate:
+            guard length == 8, let (id, delta) = p.readMultipleIntegers(as: (UInt32, UInt32).self) else {
+                throw invalid("WINDOW_UPDATE must be 8 bytes long, not \(length)")
+            }
+            return .windowUpdate(
+                SPDYFrame.WindowUpdate(streamID: SPDYStreamID(masking: id), deltaWindowSize: delta & 0x7fff_ffff)
+            )
+        case .credential:
+            guard length >= 10, let (slot, proofLength) = p.readMultipleIntegers(as: (UInt16, UInt32).self) else {
+                throw invalid("CREDENTIAL must be at least 10 bytes long, not \(length)")
+            }
+            guard let proof = p.readSlice(length: Int(proofLength)) else {
+                throw invalid("the CREDENTIAL proof runs past the frame's end")
+            }
+            var certificates: [ByteBuffer] = []
+            repeat {
+                guard let certificateLength = p.readInteger(as: UInt32.self),
+                    let certificate = p.readSlice(length: Int(certificateLength))
+                else {
+                    throw invalid("a CREDENTIAL certificate runs past the frame's end")
+                }
+                certificates.append(certificate)
+            } while p.readableBytes > 0
+            return .credential(SPDYFrame.Credential(slot: slot, proof: proof, certificates: certificates))
+        default:
+            return .unknown(SPDYFrame.UnknownControlFrame(header: header, payload: payload))
+        }
+    }
+
+    // MARK: - Header blocks
+
+    private var discardLimit: Int {
+        let (product, overflow) = configuration.maxHeaderBlockSize.multipliedReportingOverflow(by: 4)
+        return overflow ? Int.max : max(product, 1 << 16)
+    }
+
+    private func inflate(_ count: Int, progress: inout HeaderBlockProgress) throws(SPDYFrameDecodingError) {
+        var failure: ZlibFailure? = nil
+        let limit = configuration.maxHeaderBlockSize
+        let discardLimit = self.discardLimit
+        buffer.withUnsafeReadableBytes { readable in
+            let input = UnsafeRawBufferPointer(rebasing: readable[..<count])
+            var consumed = 0
+            while true {
+                if progress.overflowed {
+                    inflated.clear()
+                }
+                var step: (consumed: Int, produced: Int) = (0, 0)
+                var capacity = 0
+                inflated.writeWithUnsafeMutableBytes(minimumWritableBytes: 4096) { output in
+                    capacity = output.count
+                    do throws(ZlibFailure) {
+                        step = try inflater.inflate(UnsafeRawBufferPointer(rebasing: input[consumed...]), into: output)
+                    } catch {
+                        failure = error
+                    }
+                    return step.produced
+                }
+                if failure != nil { return }
+                consumed += step.consumed
+                progress.inflatedTotal += step.produced
+                if !progress.overflowed && inflated.readableBytes > limit {
+                    progress.overflowed = true
+                    inflated.clear()
+                }
+                if progress.inflatedTotal > discardLimit {
+                    failure = ZlibFailure(
+                        code: 0,
+                        message: "the header block inflates past \(discardLimit) bytes; "
+                            + "the compression context is abandoned"
+                    )
+                    return
+                }
+                if consumed == count && step.produced < capacity { return }
+            }
+        }
+        buffer.moveReaderIndex(forwardBy: count)
+        progress.remaining -= count
+        if let failure {
+            inflaterBroken = true
+            inflated = allocator.buffer(capacity: 0)
+            state = .skipping(remaining: progress.remaining)
+            throw SPDYFrameDecodingError(
+                code: .compressionError,
+                header: progress.header,
+                frame: progress.frame,
+                message: failure.message
+            )
+        }
+    }
+
+    private func finishHeaderBlock(_ progress: HeaderBlockProgress) throws(SPDYFrameDecodingError) -> SPDYFrame {
+        defer {
+            // Do not keep a large inflate buffer alive between frames.
+            if inflated.capacity > 16384 { inflated = allocator.buffer(capacity: 0) } else { inflated.clear() }
+        }
+        if progress.compressedTooLarge || progress.overflowed {
+            throw SPDYFrameDecodingError(
+                code: .frameTooLarge,
+                header: progress.header,
+                frame: progress.frame,
+                message: progress.compressedTooLarge
+                    ? "the payload of \(progress.header.length) bytes exceeds the limit of "
+                        + "\(configuration.maxControlFramePayloadSize)"
+                    : "the header block inflates to \(progress.inflatedTotal) bytes, past the limit of "
+                        + "\(configuration.maxHeaderBlockSize)"
+            )
+        }
+        let layout = layoutVersion(of: progress.header)
+        let parsed = inflated.withUnsafeReadableBytes { block in
+            Result { () throws(HeaderBlockProblem) -> SPDYHeaders in
+                try HeaderBlockParser.parse(
+                    block,
+                    lengthSize: layout == 2 ? 2 : 4,
+                    translateSPDY2Names: version == .v2 && configuration.translatesSPDY2HeaderNames
+                )
+            }
+        }
+        let headers: SPDYHeaders
+        switch parsed {
+        case .success(let parsedHeaders):
+            headers = parsedHeaders
+        case .failure(.malformed(let message)):
+            throw SPDYFrameDecodingError(
+                code: .invalidFrame,
+                header: progress.header,
+                frame: progress.frame,
+                message: message
+            )
+        case .failure(.invalid(let message)):
+            throw SPDYFrameDecodingError(
+                code: .invalidHeaderBlock,
+                header: progress.header,
+                frame: progress.frame,
+                message: message
+            )
+        }
+        switch progress.frame {
+        case .synStream(var f):
+            f.headers = headers
+            return .synStream(f)
+        case .synReply(var f):
+            f.headers = headers
+            return .synReply(f)
+        case .headers(var f):
+            f.headers = headers
+            return .headers(f)
+        default:
+            preconditionFailure("only header-block frames are inflated")
+        }
+    }
+}
+
+/// A decoder could not be created (zlib failed to start, or a limit is negative).
+public struct SPDYDecoderSetupError: Error, Hashable, Sendable {
+    /// What went wrong.
+    public var message: String
+}
