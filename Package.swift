@@ -39,7 +39,8 @@ let package = Package(
             dependencies: [
                 "SPDY",
                 .product(name: "NIOCore", package: "swift-nio"),
-            ]
+            ],
+            exclude: ["Vectors"]
         ),
     ],
     swiftLanguageModes: [.v6]

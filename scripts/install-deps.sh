@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages swift-spdy needs next to a Swift toolchain:
+# zlib's headers (the CZlib system library), pkg-config, and python3 (an
+# independent zlib used by the interoperability tests). Idempotent; run as
+# root or with sudo available.
+set -euo pipefail
+
+packages=()
+for package in zlib1g-dev pkg-config; do
+    dpkg -s "$package" >/dev/null 2>&1 || packages+=("$package")
+done
+command -v python3 >/dev/null 2>&1 || packages+=(python3)
+
+if [ ${#packages[@]} -gt 0 ]; then
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    echo "install-deps: installing ${packages[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}"
+fi
