@@ -42,10 +42,12 @@ public enum SPDYFrameEncodingError: Error, Hashable, Sendable, CustomStringConve
 /// The error carries what a session needs to answer it: the frame's header,
 /// the fixed fields of a header-block frame (so a stream error can be
 /// answered with RST_STREAM on the right stream) and the raw payload where it
-/// was kept. The decoder has consumed the whole frame when it throws, and the
-/// next call to ``SPDYFrameDecoder/nextFrame()`` continues with the next
-/// frame (after ``Code-swift.enum/compressionError`` every later header block
-/// fails too, since the compression context is lost).
+/// was kept. When it throws, the decoder has consumed the frame; a frame it
+/// refuses at its header (too large, or a header block after the compression
+/// context was lost) is consumed as far as it has arrived and the rest is
+/// skipped as it comes. The next call to ``SPDYFrameDecoder/nextFrame()``
+/// continues with the following frame (after ``Code-swift.enum/compressionError``
+/// every later header block fails too, since the compression context is lost).
 public struct SPDYFrameDecodingError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The kind of failure, mirroring the reference's error codes.
     public enum Code: Hashable, Sendable {

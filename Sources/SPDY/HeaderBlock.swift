@@ -57,6 +57,53 @@ struct HeaderBlockSerializer {
         var nameRange: Range<Int> { nameStart..<(nameStart + nameLength) }
     }
 
+    /// Checks the rules ``serialize(_:version:translateNames:)`` enforces on each pair
+    /// (names non-empty and within 0x20–0x7e, no NUL or control bytes in values, lengths
+    /// within the version's length fields), without writing anything.
+    static func validate(_ headers: SPDYHeaders, version: SPDYVersion) throws(SPDYFrameEncodingError) {
+        let maxLength = version.headerBlockLengthFieldSize == 2 ? Int(UInt16.max) : Int(UInt32.max)
+        guard headers.fields.count <= maxLength else {
+            throw .headerFieldTooLong(name: "(pair count)", length: headers.fields.count, maximum: maxLength)
+        }
+        for i in headers.fields.indices {
+            try validateField(headers, i, maxLength: maxLength)
+        }
+    }
+
+    private static func validateField(_ headers: SPDYHeaders, _ i: Int, maxLength: Int) throws(SPDYFrameEncodingError) {
+        let field = headers.fields[i]
+        guard !field.nameRange.isEmpty else {
+            throw .invalidHeaderName(name: "", reason: "a header name is empty")
+        }
+        for j in field.nameRange {
+            let byte = headers.storage[j]
+            guard byte >= 0x20, byte <= 0x7e else {
+                throw .invalidHeaderName(
+                    name: headers.name(at: i),
+                    reason: "the byte 0x\(String(byte, radix: 16)) is not allowed in a header name"
+                )
+            }
+        }
+        for j in field.valueRange {
+            let byte = headers.storage[j]
+            if (byte < 0x20 && byte != 0x09) || byte == 0x7f {
+                throw .invalidHeaderValue(
+                    name: headers.name(at: i),
+                    reason: byte == 0
+                        ? "NUL separates values on the wire; add one pair per value instead"
+                        : "the control byte 0x\(String(byte, radix: 16)) is not allowed in a header value"
+                )
+            }
+        }
+        guard field.nameRange.count <= maxLength, field.valueRange.count <= maxLength else {
+            throw .headerFieldTooLong(
+                name: headers.name(at: i),
+                length: max(field.nameRange.count, field.valueRange.count),
+                maximum: maxLength
+            )
+        }
+    }
+
     private var names: [UInt8] = []
     private var entries: [Entry] = []
     /// The serialized, uncompressed block of the last ``serialize(_:version:translateNames:)``.
@@ -75,32 +122,10 @@ struct HeaderBlockSerializer {
 
         // Validate, lowercase and (for SPDY/2) translate every name.
         for i in headers.fields.indices {
-            let field = headers.fields[i]
-            let nameRange = field.nameRange
-            guard !nameRange.isEmpty else {
-                throw .invalidHeaderName(name: "", reason: "a header name is empty")
-            }
+            try Self.validateField(headers, i, maxLength: maxLength)
             let start = names.count
-            for j in nameRange {
-                let byte = headers.storage[j]
-                guard byte >= 0x20, byte <= 0x7e else {
-                    throw .invalidHeaderName(
-                        name: headers.name(at: i),
-                        reason: "the byte 0x\(String(byte, radix: 16)) is not allowed in a header name"
-                    )
-                }
-                names.append(asciiLowercased(byte))
-            }
-            for j in field.valueRange {
-                let byte = headers.storage[j]
-                if (byte < 0x20 && byte != 0x09) || byte == 0x7f {
-                    throw .invalidHeaderValue(
-                        name: headers.name(at: i),
-                        reason: byte == 0
-                            ? "NUL separates values on the wire; add one pair per value instead"
-                            : "the control byte 0x\(String(byte, radix: 16)) is not allowed in a header value"
-                    )
-                }
+            for j in headers.fields[i].nameRange {
+                names.append(asciiLowercased(headers.storage[j]))
             }
             var length = names.count - start
             if translateNames && version == .v2 {

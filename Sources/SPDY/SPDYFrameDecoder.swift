@@ -196,7 +196,7 @@ public final class SPDYFrameDecoder {
                         // No header block at all: structurally invalid; keep the bytes for the error.
                         state = .controlPayload(header)
                     } else if inflaterBroken {
-                        state = .skipping(remaining: length)
+                        skip(length)
                         throw SPDYFrameDecodingError(
                             code: .compressionError,
                             header: header,
@@ -206,7 +206,7 @@ public final class SPDYFrameDecoder {
                         state = .headerBlockFixedFields(header, fixedLength: fixedLength)
                     }
                 } else if length > configuration.maxControlFramePayloadSize {
-                    state = .skipping(remaining: length)
+                    skip(length)
                     throw SPDYFrameDecodingError(
                         code: .frameTooLarge,
                         header: header,
@@ -264,6 +264,13 @@ public final class SPDYFrameDecoder {
                 return .frame(try finishHeaderBlock(progress), header: progress.header)
             }
         }
+    }
+
+    /// Drops `count` bytes of payload: what has arrived now, the rest as it arrives.
+    private func skip(_ count: Int) {
+        let available = min(count, buffer.readableBytes)
+        buffer.moveReaderIndex(forwardBy: available)
+        state = available == count ? .frameHeader : .skipping(remaining: count - available)
     }
 
     // MARK: - Layout

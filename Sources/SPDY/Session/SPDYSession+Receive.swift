@@ -1,0 +1,403 @@
+import NIOCore
+
+extension SPDYSession {
+    /// Reads from the `recv` callback until it has nothing more, processing every
+    /// frame (`recv()`).
+    ///
+    /// - Throws: ``SPDYError/eof`` (or whatever the callback threw) when the peer closed
+    ///   the connection or reading failed; ``SPDYError/Code-swift.enum/invalidState``
+    ///   without a `recv` callback; then the first error a notification callback threw.
+    public func recv() throws {
+        guard let receive = callbacks.recv else {
+            throw SPDYError(.invalidState, "recv() needs a recv callback; use recv(_:) to pass bytes")
+        }
+        let length = configuration.receiveBufferSize
+        while true {
+            guard let bytes = try receive(self, length), bytes.readableBytes > 0 else { break }
+            guard bytes.readableBytes <= length else {
+                throw SPDYError(.callbackFailure, "the recv callback returned more than \(length) bytes")
+            }
+            process(bytes)
+        }
+        try rethrowCallbackError()
+    }
+
+    /// Processes received bytes (`recv(data)`, the reference's `mem_recv`). Bytes may
+    /// come in pieces of any size.
+    ///
+    /// - Returns: the number of bytes processed: all of them.
+    /// - Throws: the first error a notification callback threw, after all bytes were processed.
+    @discardableResult
+    public func recv(_ bytes: ByteBuffer) throws -> Int {
+        process(bytes)
+        try rethrowCallbackError()
+        return bytes.readableBytes
+    }
+
+    /// Processes received bytes given as a byte sequence.
+    @discardableResult
+    public func recv<Bytes: Sequence<UInt8>>(bytes: Bytes) throws -> Int {
+        var buffer = ByteBuffer()
+        buffer.writeBytes(bytes)
+        return try recv(buffer)
+    }
+
+    private func process(_ bytes: ByteBuffer) {
+        decoder.append(bytes: bytes)
+        while true {
+            let event: SPDYFrameDecoder.Event?
+            do {
+                event = try decoder.nextFrame()
+            } catch {
+                handleDecodingError(error)
+                continue
+            }
+            guard let event else { return }
+            switch event {
+            case .frame(let frame, let header):
+                handleControlFrame(frame, header: header)
+            case .dataChunk(let chunk):
+                handleDataChunk(chunk)
+            }
+        }
+    }
+
+    // MARK: - Errors
+
+    /// Answers a stream error: RST_STREAM with `status`, and the invalid-frame callback.
+    private func rejectStreamFrame(_ streamID: SPDYStreamID, _ frame: SPDYFrame, status: SPDYStreamStatus) {
+        enqueueControl(.rstStream(.init(streamID: streamID, status: status)))
+        notify { try callbacks.onInvalidControlFrameReceived?(self, frame, status) }
+    }
+
+    private func handleDecodingError(_ error: SPDYFrameDecodingError) {
+        if let frame = error.frame, let streamID = frame.streamID,
+            error.code == .invalidHeaderBlock || error.code == .frameTooLarge
+        {
+            // FRAME_TOO_LARGE exists from SPDY/3 on; SPDY/2 peers get PROTOCOL_ERROR.
+            let status: SPDYStreamStatus =
+                error.code == .frameTooLarge && version != .v2 ? .frameTooLarge : .protocolError
+            rejectStreamFrame(streamID, frame, status: status)
+            return
+        }
+        let code: SPDYError.Code
+        switch error.code {
+        case .invalidFrame: code = .invalidFrame
+        case .invalidHeaderBlock: code = .invalidHeaderBlock
+        case .frameTooLarge: code = .frameTooLarge
+        case .compressionError: code = .zlib
+        }
+        let payload = error.payload ?? ByteBuffer()
+        notify { try callbacks.onControlFrameParseError?(self, error.header.type, error.header.bytes, payload, code) }
+        failSession(status: .protocolError)
+    }
+
+    // MARK: - Control frames
+
+    private func handleControlFrame(_ frame: SPDYFrame, header: SPDYControlFrameHeader) {
+        if case .unknown(let unknown) = frame {
+            notify { try callbacks.onUnknownControlFrameReceived?(self, header.bytes, unknown.payload) }
+            return
+        }
+        if case .synStream(let syn) = frame {
+            synStreamReceived(syn, frame: frame, header: header)
+            return
+        }
+        // Other control frames of another version are ignored.
+        guard header.version == version.wireVersion else { return }
+        switch frame {
+        case .synReply(let f): synReplyReceived(f, frame: frame, header: header)
+        case .rstStream(let f): rstStreamReceived(f, frame: frame, header: header)
+        case .settings(let f): settingsReceived(f, frame: frame, header: header)
+        case .ping(let f): pingReceived(f, frame: frame, header: header)
+        case .goAway(let f): goAwayReceived(f, frame: frame, header: header)
+        case .headers(let f): headersReceived(f, frame: frame, header: header)
+        case .windowUpdate(let f): windowUpdateReceived(f, frame: frame, header: header)
+        case .credential: notify { try callbacks.onControlFrameReceived?(self, frame, header) }
+        case .noop, .synStream, .data, .unknown: break
+        }
+    }
+
+    private func isNewPeerStreamID(_ id: SPDYStreamID) -> Bool {
+        guard id != .zero else { return false }
+        let peerParity = role == .server ? id.isClientInitiated : id.isServerInitiated
+        return peerParity && lastReceivedStreamID < id
+    }
+
+    private func synStreamReceived(_ f: SPDYFrame.SynStream, frame: SPDYFrame, header: SPDYControlFrameHeader) {
+        // No new streams once GOAWAY was sent or received.
+        if anyGoAway { return }
+        let status: SPDYStreamStatus?
+        if f.streamID != .zero && lastReceivedStreamID == f.streamID {
+            status = .protocolError
+        } else if !isNewPeerStreamID(f.streamID) {
+            notify { try callbacks.onInvalidControlFrameReceived?(self, frame, .protocolError) }
+            failSession(status: .protocolError)
+            return
+        } else {
+            lastReceivedStreamID = f.streamID
+            status = validateIncomingSynStream(f, header: header)
+        }
+        if let status {
+            rejectStreamFrame(f.streamID, frame, status: status)
+            return
+        }
+        let fin = f.flags.contains(.fin)
+        let unidirectional = f.flags.contains(.unidirectional)
+        if !(fin && unidirectional) {
+            let stream = openStream(f.streamID, state: .opening, priority: f.priority, userData: nil)
+            stream.shutRead = fin
+            stream.shutWrite = unidirectional
+            if f.associatedStreamID != .zero {
+                streams[f.associatedStreamID]?.pushedStreams.append(f.streamID)
+            }
+        }
+        notify { try callbacks.onControlFrameReceived?(self, frame, header) }
+        if fin {
+            notify { try callbacks.onRequestReceived?(self, f.streamID) }
+            if unidirectional {
+                // The stream never opened; its close is still reported.
+                notify { try callbacks.onStreamClosed?(self, f.streamID, .ok) }
+            }
+        }
+    }
+
+    private func validateIncomingSynStream(_ f: SPDYFrame.SynStream, header: SPDYControlFrameHeader)
+        -> SPDYStreamStatus?
+    {
+        if header.version != version.wireVersion { return .unsupportedVersion }
+        if role == .server {
+            if f.associatedStreamID != .zero || f.flags.contains(.unidirectional) { return .protocolError }
+        } else {
+            if f.associatedStreamID == .zero { return .invalidStream }
+            if !f.flags.contains(.unidirectional) || streams[f.associatedStreamID] == nil { return .protocolError }
+        }
+        if incomingStreamLimitReached { return .refusedStream }
+        return nil
+    }
+
+    private func synReplyReceived(_ f: SPDYFrame.SynReply, frame: SPDYFrame, header: SPDYControlFrameHeader) {
+        var status = SPDYStreamStatus.protocolError
+        if let stream = streams[f.streamID], !stream.shutRead, isLocallyInitiated(f.streamID) {
+            switch stream.state {
+            case .opening:
+                stream.state = .opened
+                notify { try callbacks.onControlFrameReceived?(self, frame, header) }
+                if f.flags.contains(.fin) {
+                    stream.shutRead = true
+                    closeIfBothShut(stream)
+                }
+                return
+            case .closing:
+                // A RST_STREAM is on its way; the reply crossed it.
+                return
+            default:
+                if version != .v2 { status = .streamInUse }
+            }
+        }
+        rejectStreamFrame(f.streamID, frame, status: status)
+    }
+
+    private func headersReceived(_ f: SPDYFrame.Headers, frame: SPDYFrame, header: SPDYControlFrameHeader) {
+        if let stream = streams[f.streamID], !stream.shutRead {
+            if stream.state == .closing { return }
+            if isLocallyInitiated(f.streamID) {
+                guard stream.state == .opened else {
+                    rejectStreamFrame(f.streamID, frame, status: .protocolError)
+                    return
+                }
+                notify { try callbacks.onControlFrameReceived?(self, frame, header) }
+            } else {
+                notify { try callbacks.onControlFrameReceived?(self, frame, header) }
+                if f.flags.contains(.fin) {
+                    notify { try callbacks.onRequestReceived?(self, f.streamID) }
+                }
+            }
+            if f.flags.contains(.fin) {
+                stream.shutRead = true
+                closeIfBothShut(stream)
+            }
+            return
+        }
+        rejectStreamFrame(f.streamID, frame, status: .protocolError)
+    }
+
+    private func rstStreamReceived(_ f: SPDYFrame.RstStream, frame: SPDYFrame, header: SPDYControlFrameHeader) {
+        notify { try callbacks.onControlFrameReceived?(self, frame, header) }
+        if role == .server && !isLocallyInitiated(f.streamID) && f.status == .cancel {
+            closePushedStreams(of: f.streamID, status: f.status)
+        }
+        closeStream(f.streamID, status: f.status)
+    }
+
+    private func settingsReceived(_ f: SPDYFrame.Settings, frame: SPDYFrame, header: SPDYControlFrameHeader) {
+        var seen = Set<UInt32>()
+        for entry in f.entries {
+            let id = entry.id.rawValue
+            // The first value for an ID wins; unknown IDs are ignored.
+            guard id >= 1, id <= SPDYSettingsID.max.rawValue, seen.insert(id).inserted else { continue }
+            if entry.id == .initialWindowSize {
+                guard entry.value <= UInt32(SPDYProtocol.maxWindowSize) else { continue }
+                if flowControlOn {
+                    updateInitialSendWindow(Int(entry.value))
+                }
+            }
+            remoteSettings[Int(id)] = entry.value
+        }
+        notify { try callbacks.onControlFrameReceived?(self, frame, header) }
+    }
+
+    /// Applies a new INITIAL_WINDOW_SIZE from the peer to every open stream.
+    private func updateInitialSendWindow(_ newValue: Int) {
+        let delta = newValue - remoteInitialWindow
+        for stream in streams.values {
+            stream.sendWindow += delta
+            if stream.sendWindow > SPDYProtocol.maxWindowSize {
+                enqueueControl(.rstStream(.init(streamID: stream.id, status: .flowControlError)))
+                continue
+            }
+            resumeIfWindowOpened(stream)
+        }
+    }
+
+    /// Puts DATA deferred for flow control back in the queue once its window is positive.
+    private func resumeIfWindowOpened(_ stream: SPDYStream) {
+        if stream.sendWindow > 0, let data = stream.deferredData, stream.deferralReason == .flowControl {
+            stream.deferredData = nil
+            enqueueData(data)
+        }
+    }
+
+    private func pingReceived(_ f: SPDYFrame.Ping, frame: SPDYFrame, header: SPDYControlFrameHeader) {
+        guard f.id != 0 else { return }
+        if outstandingPingIDs.remove(f.id) != nil {
+            // The answer to one of our pings.
+            notify { try callbacks.onControlFrameReceived?(self, frame, header) }
+        } else if (role == .server) == (f.id & 1 == 1) {
+            // The peer's ping: echo it.
+            enqueueControl(.ping(.init(id: f.id)))
+            notify { try callbacks.onControlFrameReceived?(self, frame, header) }
+        }
+    }
+
+    private func goAwayReceived(_ f: SPDYFrame.GoAway, frame: SPDYFrame, header: SPDYControlFrameHeader) {
+        peerLastGoodStreamID = f.lastGoodStreamID
+        goAwayReceived = true
+        notify { try callbacks.onControlFrameReceived?(self, frame, header) }
+        // Our streams above the peer's last good stream will never be processed.
+        for id in streams.keys.sorted() where isLocallyInitiated(id) && id > f.lastGoodStreamID {
+            closeStream(id, status: .refusedStream)
+        }
+    }
+
+    private func windowUpdateReceived(_ f: SPDYFrame.WindowUpdate, frame: SPDYFrame, header: SPDYControlFrameHeader) {
+        guard flowControlOn else { return }
+        let delta = Int(f.deltaWindowSize)
+        if f.streamID == .zero && version.hasSessionFlowControl {
+            guard sessionSendWindow <= SPDYProtocol.maxWindowSize - delta else {
+                notify { try callbacks.onInvalidControlFrameReceived?(self, frame, .protocolError) }
+                failSession(status: .protocolError)
+                return
+            }
+            sessionSendWindow += delta
+            if sessionSendWindow > 0 {
+                for stream in streams.values {
+                    resumeIfWindowOpened(stream)
+                }
+            }
+            notify { try callbacks.onControlFrameReceived?(self, frame, header) }
+            return
+        }
+        guard let stream = streams[f.streamID] else { return }
+        guard stream.sendWindow <= SPDYProtocol.maxWindowSize - delta else {
+            rejectStreamFrame(f.streamID, frame, status: .flowControlError)
+            return
+        }
+        stream.sendWindow += delta
+        resumeIfWindowOpened(stream)
+        notify { try callbacks.onControlFrameReceived?(self, frame, header) }
+    }
+
+    // MARK: - DATA
+
+    private func dataReceiveAllowed(_ id: SPDYStreamID) -> Bool {
+        guard let stream = streams[id], !stream.shutRead else { return false }
+        if isLocallyInitiated(id) { return stream.state == .opened }
+        return stream.state != .closing
+    }
+
+    private func handleDataChunk(_ chunk: SPDYDataChunk) {
+        let id = chunk.header.streamID
+        var allowed: Bool
+        if let current = currentDataFrame {
+            allowed = current.allowed
+        } else {
+            allowed = dataReceiveAllowed(id)
+        }
+        let count = chunk.payload.readableBytes
+        if count > 0 {
+            if version.hasSessionFlowControl {
+                sessionRecvAvailable -= count
+                if configuration.enforcesReceiveWindow && sessionRecvAvailable < 0 && !failOnSend {
+                    failSession(status: .protocolError)
+                }
+                updateReceiveWindow(stream: nil, count)
+                if !allowed && configuration.manualDataConsumption {
+                    updateConsumed(stream: nil, count)
+                }
+            }
+            if flowControlOn && allowed, let stream = streams[id] {
+                stream.recvAvailable -= count
+                if configuration.enforcesReceiveWindow && stream.recvAvailable < 0 {
+                    // The peer sent more than the window we advertised.
+                    enqueueControl(.rstStream(.init(streamID: id, status: .flowControlError)))
+                    allowed = false
+                } else if !(chunk.isEndOfFrame && chunk.header.flags.contains(.fin)) {
+                    updateReceiveWindow(stream: stream, count)
+                }
+            }
+            if allowed {
+                notify { try callbacks.onDataChunkReceived?(self, chunk.header.flags, id, chunk.payload) }
+            }
+        }
+        if chunk.isEndOfFrame {
+            currentDataFrame = nil
+            dataFrameReceived(chunk.header)
+        } else {
+            currentDataFrame = (id, allowed)
+        }
+    }
+
+    private func dataFrameReceived(_ header: SPDYDataFrameHeader) {
+        let id = header.streamID
+        // DATA for a stream that does not exist is ignored.
+        guard let stream = streams[id] else { return }
+        let fin = header.flags.contains(.fin)
+        var valid = false
+        var violation = false
+        if stream.shutRead {
+            violation = stream.state != .closing
+        } else if isLocallyInitiated(id) {
+            if stream.state == .opened {
+                valid = true
+                notify { try callbacks.onDataReceived?(self, header.flags, id, header.length) }
+            } else if stream.state != .closing {
+                // DATA before the SYN_REPLY.
+                violation = true
+            }
+        } else if stream.state != .closing {
+            valid = true
+            notify { try callbacks.onDataReceived?(self, header.flags, id, header.length) }
+            if fin {
+                notify { try callbacks.onRequestReceived?(self, id) }
+            }
+        }
+        if valid && fin {
+            stream.shutRead = true
+            closeIfBothShut(stream)
+        }
+        if violation {
+            failSession(status: .protocolError)
+        }
+    }
+}

@@ -1,0 +1,311 @@
+import NIOCore
+
+extension SPDYSession {
+    /// Sends queued frames through the `send` callback until the queue is empty or
+    /// the callback takes nothing (`send`).
+    ///
+    /// Frames go out in priority order: PING first, then SETTINGS, then frames of
+    /// streams by priority (FIFO within a priority); SYN_STREAMs go out in the order
+    /// they were submitted while the peer's MAX_CONCURRENT_STREAMS allows. A DATA
+    /// stream keeps sending while nothing of higher priority waits.
+    ///
+    /// - Throws: the error of the `send` callback or of a data provider (fatal), then
+    ///   the first error a notification callback threw.
+    public func send() throws {
+        while true {
+            if active == nil {
+                guard let item = popNextItem() else { break }
+                active = try prepare(item)
+                guard active != nil else { continue }
+            }
+            guard try transmitActiveFrame() else { break }
+        }
+        try rethrowCallbackError()
+    }
+
+    /// Writes the active frame; returns `false` when the callback would block.
+    private func transmitActiveFrame() throws -> Bool {
+        while true {
+            guard var frame = active else { return true }
+            if let head = frame.head {
+                let taken = try write(head)
+                guard taken > 0 else { return false }
+                if taken < head.readableBytes {
+                    frame.head!.moveReaderIndex(forwardBy: taken)
+                    active = frame
+                    continue
+                }
+                // Drop the reference so the session's frame buffer is reused, not copied.
+                frame.head = nil
+                active = frame
+            }
+            if let body = frame.body, body.readableBytes > 0 {
+                let taken = try write(body)
+                guard taken > 0 else { return false }
+                frame.body!.moveReaderIndex(forwardBy: taken)
+                chargeSendWindows(streamID: frame.item.dataStreamID, taken)
+                active = frame
+                if frame.body!.readableBytes > 0 { continue }
+            }
+            frame.body = nil
+            active = nil
+            try frameSent(frame)
+            return true
+        }
+    }
+
+    private func write(_ bytes: ByteBuffer) throws -> Int {
+        guard let send = callbacks.send else { return bytes.readableBytes }
+        let taken = try send(self, bytes)
+        guard taken >= 0, taken <= bytes.readableBytes else {
+            throw SPDYError(.callbackFailure, "the send callback reported \(taken) of \(bytes.readableBytes) bytes")
+        }
+        return taken
+    }
+
+    private func chargeSendWindows(streamID: SPDYStreamID?, _ count: Int) {
+        guard flowControlOn, let streamID else { return }
+        if version.hasSessionFlowControl {
+            sessionSendWindow -= count
+        }
+        streams[streamID]?.sendWindow -= count
+    }
+
+    // MARK: - Preparing frames
+
+    /// Turns a queued item into bytes, or handles why it cannot be sent now.
+    private func prepare(_ item: OutboundItem) throws -> ActiveFrame? {
+        switch item.payload {
+        case .control(let frame, _, let streamUserData):
+            if case .synStream(let syn) = frame {
+                // The stream exists from here on, so callbacks can read its user data.
+                openStream(syn.streamID, state: .initial, priority: syn.priority, userData: streamUserData)
+            }
+            if let failure = sendPrecondition(of: frame) {
+                controlFrameNotSent(frame, failure)
+                return nil
+            }
+            frameBuffer.clear()
+            do {
+                try encoder.encode(frame, into: &frameBuffer)
+            } catch {
+                controlFrameNotSent(frame, error.sessionErrorCode)
+                return nil
+            }
+            notify { try callbacks.beforeControlFrameSend?(self, frame) }
+            return ActiveFrame(item: item, head: frameBuffer, body: nil, frame: frame)
+        case .data(let data):
+            guard dataSendPrecondition(data.streamID) == nil, let stream = streams[data.streamID] else {
+                return nil
+            }
+            return try readData(data, stream: stream, item: item)
+        }
+    }
+
+    private func controlFrameNotSent(_ frame: SPDYFrame, _ code: SPDYError.Code) {
+        if case .windowUpdate = frame {
+            // The library sends WINDOW_UPDATE on its own; failures are not reported.
+        } else {
+            notify { try callbacks.onControlFrameNotSent?(self, frame, code) }
+        }
+        if case .synStream(let syn) = frame {
+            closeStream(syn.streamID, status: .internalError)
+        }
+    }
+
+    private func sendPrecondition(of frame: SPDYFrame) -> SPDYError.Code? {
+        switch frame {
+        case .synStream(let f):
+            if anyGoAway { return .synStreamNotAllowed }
+            if f.associatedStreamID != .zero && streams[f.associatedStreamID] == nil { return .streamClosed }
+            return nil
+        case .synReply(let f):
+            guard let stream = streams[f.streamID] else { return .streamClosed }
+            if stream.shutWrite { return .streamShutWR }
+            if isLocallyInitiated(f.streamID) { return .invalidStreamID }
+            switch stream.state {
+            case .opening: return nil
+            case .closing: return .streamClosing
+            default: return .invalidStreamState
+            }
+        case .headers(let f):
+            guard let stream = streams[f.streamID] else { return .streamClosed }
+            if stream.shutWrite { return .streamShutWR }
+            if isLocallyInitiated(f.streamID) {
+                return stream.state == .closing ? .streamClosing : nil
+            }
+            switch stream.state {
+            case .opened: return nil
+            case .closing: return .streamClosing
+            default: return .invalidStreamState
+            }
+        case .windowUpdate(let f):
+            if f.streamID == .zero && version.hasSessionFlowControl { return nil }
+            guard let stream = streams[f.streamID] else { return .streamClosed }
+            return stream.state == .closing ? .streamClosing : nil
+        case .goAway:
+            return goAwaySent ? .goAwayAlreadySent : nil
+        default:
+            return nil
+        }
+    }
+
+    private func dataSendPrecondition(_ streamID: SPDYStreamID) -> SPDYError.Code? {
+        guard let stream = streams[streamID] else { return .streamClosed }
+        if stream.shutWrite { return .streamShutWR }
+        if stream.deferredData != nil { return .deferredDataExist }
+        if isLocallyInitiated(streamID) {
+            return stream.state == .closing ? .streamClosing : nil
+        }
+        switch stream.state {
+        case .opened: return nil
+        case .closing: return .streamClosing
+        default: return .invalidStreamState
+        }
+    }
+
+    /// The most the next DATA frame of `stream` may carry.
+    private func nextDataLength(_ stream: SPDYStream) -> Int {
+        var length = configuration.dataFramePayloadSize
+        guard flowControlOn else { return length }
+        length = min(length, stream.sendWindow)
+        if version.hasSessionFlowControl {
+            length = min(length, sessionSendWindow)
+        }
+        return max(length, 0)
+    }
+
+    private func deferData(_ data: OutboundData, stream: SPDYStream, reason: DeferralReason) {
+        stream.deferredData = data
+        stream.deferralReason = reason
+    }
+
+    /// Reads the next DATA frame of a stream from its provider.
+    private func readData(_ data: OutboundData, stream: SPDYStream, item: OutboundItem) throws -> ActiveFrame? {
+        let length = nextDataLength(stream)
+        guard length > 0 else {
+            deferData(data, stream: stream, reason: .flowControl)
+            return nil
+        }
+        let result: SPDYDataReadResult
+        do {
+            result = try data.provider.read(self, data.streamID, length)
+        } catch let error as SPDYError where error.code == .temporalCallbackFailure {
+            enqueueControl(.rstStream(.init(streamID: data.streamID, status: .internalError)))
+            return nil
+        }
+        switch result {
+        case .deferred:
+            deferData(data, stream: stream, reason: .application)
+            return nil
+        case .data(let payload, let endOfData):
+            guard payload.readableBytes <= length else {
+                throw SPDYError(
+                    .callbackFailure,
+                    "the data provider returned \(payload.readableBytes) bytes; at most \(length) were asked for"
+                )
+            }
+            if endOfData { data.reachedEnd = true }
+            let flags: SPDYDataFlags = endOfData && data.finishesStream ? .fin : []
+            frameBuffer.clear()
+            try encoder.encodeDataFrameHeader(
+                streamID: data.streamID,
+                flags: flags,
+                length: payload.readableBytes,
+                into: &frameBuffer
+            )
+            var frame = ActiveFrame(item: item, head: frameBuffer, body: payload, frame: nil)
+            frame.dataFlags = flags
+            frame.dataLength = payload.readableBytes
+            return frame
+        }
+    }
+
+    // MARK: - After a frame went out
+
+    private func frameSent(_ sent: ActiveFrame) throws {
+        switch sent.item.payload {
+        case .control(let frame, let dataProvider, _):
+            controlFrameSent(frame, dataProvider: dataProvider)
+        case .data(let data):
+            try dataFrameSent(sent, data)
+        }
+    }
+
+    private func controlFrameSent(_ frame: SPDYFrame, dataProvider: SPDYDataProvider?) {
+        notify { try callbacks.onControlFrameSent?(self, frame) }
+        switch frame {
+        case .synStream(let f):
+            guard let stream = streams[f.streamID] else { return }
+            stream.state = .opening
+            if f.associatedStreamID != .zero {
+                streams[f.associatedStreamID]?.pushedStreams.append(f.streamID)
+            }
+            if f.flags.contains(.fin) { stream.shutWrite = true }
+            if f.flags.contains(.unidirectional) { stream.shutRead = true }
+            closeIfBothShut(stream)
+            if let dataProvider {
+                submitData(streamID: f.streamID, flags: .fin, dataProvider: dataProvider)
+            }
+        case .synReply(let f):
+            guard let stream = streams[f.streamID] else { return }
+            stream.state = .opened
+            if f.flags.contains(.fin) { stream.shutWrite = true }
+            closeIfBothShut(stream)
+            if let dataProvider {
+                submitData(streamID: f.streamID, flags: .fin, dataProvider: dataProvider)
+            }
+        case .rstStream(let f):
+            if role == .client && isLocallyInitiated(f.streamID) && f.status == .cancel {
+                closePushedStreams(of: f.streamID, status: f.status)
+            }
+            closeStream(f.streamID, status: f.status)
+        case .goAway:
+            goAwaySent = true
+        case .headers(let f):
+            guard let stream = streams[f.streamID] else { return }
+            if f.flags.contains(.fin) { stream.shutWrite = true }
+            closeIfBothShut(stream)
+        default:
+            break
+        }
+    }
+
+    private func dataFrameSent(_ sent: ActiveFrame, _ data: OutboundData) throws {
+        notify { try callbacks.onDataSent?(self, sent.dataFlags, data.streamID, sent.dataLength) }
+        if data.reachedEnd && data.finishesStream, let stream = streams[data.streamID] {
+            stream.shutWrite = true
+            closeIfBothShut(stream)
+        }
+        guard !data.reachedEnd, dataSendPrecondition(data.streamID) == nil, let stream = streams[data.streamID]
+        else { return }
+        // Keep sending this stream only while nothing of higher priority waits.
+        if let next = peekNextItem(), sent.item.priority >= next.priority {
+            var item = sent.item
+            item.sequence = nextSequenceNumber()
+            queue.insert(item)
+            return
+        }
+        active = try readData(data, stream: stream, item: sent.item)
+    }
+}
+
+extension OutboundItem {
+    /// The stream of a DATA item.
+    var dataStreamID: SPDYStreamID? {
+        if case .data(let data) = payload { return data.streamID }
+        return nil
+    }
+}
+
+extension SPDYFrameEncodingError {
+    /// The session error a refused frame is reported with.
+    var sessionErrorCode: SPDYError.Code {
+        switch self {
+        case .frameTooLarge: return .frameTooLarge
+        case .compressionFailed: return .zlib
+        case .invalidHeaderName, .invalidHeaderValue, .headerFieldTooLong, .invalidField, .frameTypeNotInVersion:
+            return .invalidArgument
+        }
+    }
+}

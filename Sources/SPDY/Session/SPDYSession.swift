@@ -1,0 +1,744 @@
+import DequeModule
+import HeapModule
+import NIOCore
+
+/// A SPDY session: the reference API's `Session`, a sans-I/O engine for one
+/// connection of SPDY/2, SPDY/3 or SPDY/3.1.
+///
+/// Bytes come in through ``recv(_:)`` (or ``recv()`` and the `recv` callback)
+/// and go out through ``send()`` and the `send` callback; everything the
+/// session observes is reported through ``SPDYSessionCallbacks``. It does no
+/// I/O and starts no threads: drive it from one thread (or event loop).
+///
+/// ```swift
+/// let session = try SPDYSession(role: .client, version: .v3_1, callbacks: callbacks)
+/// let id = try session.submitRequest(priority: 3, headers: [(":method", "GET"), (":path", "/"), …])
+/// try session.send()          // writes the SYN_STREAM through callbacks.send
+/// try session.recv(bytes)     // feeds what the server sent
+/// ```
+public final class SPDYSession {
+    /// Options and limits of a session.
+    public struct Configuration {
+        /// Send WINDOW_UPDATE automatically once half a window has been received
+        /// (clear it for the reference's option `NO_AUTO_WINDOW_UPDATE`: the application
+        /// then calls ``SPDYSession/submitWindowUpdate(streamID:delta:)`` itself). Default `true`.
+        public var automaticWindowUpdate: Bool
+        /// The reference's option `NO_AUTO_WINDOW_UPDATE2`: the window is replenished only
+        /// for bytes the application reports with ``SPDYSession/consume(streamID:size:)``.
+        /// Default `false`.
+        public var manualDataConsumption: Bool
+        /// The largest control-frame payload accepted (the reference's
+        /// `MAX_RECV_CTRL_FRAME_BUFFER`, 8 KiB to 2^24−1). Default 128 KiB.
+        public var maxReceivedControlFrameSize: Int
+        /// The largest inflated header block accepted. Default 64 KiB.
+        public var maxHeaderBlockSize: Int
+        /// Header compression of the frames we send; `nil` takes the reference's default
+        /// for the role (level 0 for a client, 9 for a server; windowBits 11, memLevel 1).
+        public var headerCompression: SPDYHeaderCompression?
+        /// The largest DATA payload we send in one frame, 1 to 2^24−1. Default 4096, as the reference.
+        public var dataFramePayloadSize: Int
+        /// How many bytes ``SPDYSession/recv()`` asks the `recv` callback for at once. Default 16 KiB.
+        public var receiveBufferSize: Int
+        /// Treat DATA beyond the window we advertised as an error (RST_STREAM
+        /// FLOW_CONTROL_ERROR for a stream, GOAWAY for the SPDY/3.1 session window), as the
+        /// drafts require. The reference does not check. Default `true`.
+        public var enforcesReceiveWindow: Bool
+
+        /// Creates a configuration with the defaults.
+        public init(
+            automaticWindowUpdate: Bool = true,
+            manualDataConsumption: Bool = false,
+            maxReceivedControlFrameSize: Int = 1 << 17,
+            maxHeaderBlockSize: Int = 1 << 16,
+            headerCompression: SPDYHeaderCompression? = nil,
+            dataFramePayloadSize: Int = SPDYProtocol.defaultDataPayloadSize,
+            receiveBufferSize: Int = 16384,
+            enforcesReceiveWindow: Bool = true
+        ) {
+            self.automaticWindowUpdate = automaticWindowUpdate
+            self.manualDataConsumption = manualDataConsumption
+            self.maxReceivedControlFrameSize = maxReceivedControlFrameSize
+            self.maxHeaderBlockSize = maxHeaderBlockSize
+            self.headerCompression = headerCompression
+            self.dataFramePayloadSize = dataFramePayloadSize
+            self.receiveBufferSize = receiveBufferSize
+            self.enforcesReceiveWindow = enforcesReceiveWindow
+        }
+    }
+
+    struct ActiveFrame {
+        var item: OutboundItem
+        /// The frame header (and a control frame's payload); `nil` once written.
+        var head: ByteBuffer?
+        var body: ByteBuffer?
+        /// The control frame being sent (for the callbacks).
+        var frame: SPDYFrame?
+        /// For DATA: the flags written and the payload length.
+        var dataFlags: SPDYDataFlags = []
+        var dataLength = 0
+    }
+
+    /// Client or server.
+    public let role: SPDYRole
+    /// The protocol version.
+    public let version: SPDYVersion
+    /// The options and limits.
+    public let configuration: Configuration
+    /// The callbacks.
+    public var callbacks: SPDYSessionCallbacks
+    /// Any object the application ties to the session (the reference's `user_data`).
+    public var userData: Any?
+
+    let encoder: SPDYFrameEncoder
+    let decoder: SPDYFrameDecoder
+
+    var streams: [SPDYStreamID: SPDYStream] = [:]
+    var outgoingStreamCount = 0
+    var incomingStreamCount = 0
+    var nextStreamID: UInt64
+    var nextPingID: UInt32
+    var outstandingPingIDs: Set<UInt32> = []
+    var lastReceivedStreamID: SPDYStreamID = .zero
+
+    var goAwaySent = false
+    var goAwayReceived = false
+    var failOnSend = false
+    /// The last-good-stream-ID of the GOAWAY the peer sent, if it sent one.
+    public internal(set) var peerLastGoodStreamID: SPDYStreamID?
+
+    var localSettings: [UInt32]
+    var remoteSettings: [UInt32]
+
+    var sessionSendWindow = SPDYProtocol.defaultInitialWindowSize
+    var sessionRecvWindowSize = 0
+    var sessionConsumedSize = 0
+    var sessionRecvAvailable = SPDYProtocol.defaultInitialWindowSize
+
+    var queue = Heap<OutboundItem>()
+    var synQueue = Deque<OutboundItem>()
+    var nextSequence: UInt64 = 0
+    var active: ActiveFrame?
+    /// Reused for every frame's header bytes, so sending allocates nothing when the
+    /// `send` callback does not keep the buffers it is given.
+    var frameBuffer = ByteBuffer()
+
+    var currentDataFrame: (streamID: SPDYStreamID, allowed: Bool)?
+    var pendingCallbackError: (any Error)?
+
+    /// Creates a session (the reference's `Session(side, version, config, callbacks…, user_data)`).
+    ///
+    /// - Throws: ``SPDYError/Code-swift.enum/invalidArgument`` for a configuration value
+    ///   out of range, ``SPDYError/Code-swift.enum/zlib`` when zlib cannot start.
+    public init(
+        role: SPDYRole,
+        version: SPDYVersion,
+        configuration: Configuration = Configuration(),
+        callbacks: SPDYSessionCallbacks = SPDYSessionCallbacks(),
+        userData: Any? = nil
+    ) throws(SPDYError) {
+        guard (1 << 13)...SPDYProtocol.maxFramePayloadSize ~= configuration.maxReceivedControlFrameSize else {
+            throw .invalidArgument("maxReceivedControlFrameSize must be in 8192...16777215")
+        }
+        guard configuration.maxHeaderBlockSize >= 1024 else {
+            throw .invalidArgument("maxHeaderBlockSize must be at least 1024")
+        }
+        guard 1...SPDYProtocol.maxFramePayloadSize ~= configuration.dataFramePayloadSize else {
+            throw .invalidArgument("dataFramePayloadSize must be in 1...16777215")
+        }
+        guard configuration.receiveBufferSize >= 1 else {
+            throw .invalidArgument("receiveBufferSize must be positive")
+        }
+        self.role = role
+        self.version = version
+        self.configuration = configuration
+        self.callbacks = callbacks
+        self.userData = userData
+        do {
+            self.encoder = try SPDYFrameEncoder(
+                version: version,
+                compression: configuration.headerCompression ?? .default(for: role)
+            )
+        } catch {
+            throw SPDYError(error.isCompressionFailure ? .zlib : .invalidArgument, error.description)
+        }
+        do {
+            self.decoder = try SPDYFrameDecoder(
+                version: version,
+                configuration: .init(
+                    maxControlFramePayloadSize: configuration.maxReceivedControlFrameSize,
+                    maxHeaderBlockSize: configuration.maxHeaderBlockSize
+                )
+            )
+        } catch {
+            throw SPDYError(.zlib, error.message)
+        }
+        nextStreamID = role == .client ? 1 : 2
+        nextPingID = role == .client ? 1 : 2
+        var settings = [UInt32](repeating: 0, count: Int(SPDYSettingsID.max.rawValue) + 1)
+        settings[Int(SPDYSettingsID.maxConcurrentStreams.rawValue)] = UInt32(SPDYProtocol.defaultMaxConcurrentStreams)
+        settings[Int(SPDYSettingsID.initialWindowSize.rawValue)] = UInt32(SPDYProtocol.defaultInitialWindowSize)
+        localSettings = settings
+        remoteSettings = settings
+    }
+
+    // MARK: - Queries
+
+    /// The lowest priority of the session's version: 3 for SPDY/2, 7 otherwise (`get_pri_lowest`).
+    public var lowestPriority: UInt8 { version.lowestPriority }
+
+    /// The number of frames waiting to be sent, deferred DATA not included (`get_outbound_queue_size`).
+    public var outboundQueueSize: Int { queue.count + synQueue.count }
+
+    /// Whether the session wants to read from the peer (`want_read`). When neither
+    /// this nor ``wantWrite`` holds, the application should close the connection.
+    public var wantRead: Bool {
+        if failOnSend && goAwaySent { return false }
+        return !anyGoAway || !streams.isEmpty
+    }
+
+    /// Whether the session has something to write (`want_write`).
+    public var wantWrite: Bool {
+        if failOnSend && goAwaySent { return false }
+        let pending =
+            active != nil || !queue.isEmpty || (!synQueue.isEmpty && !outgoingStreamLimitReached)
+        if failOnSend && !goAwaySent { return pending }
+        return pending && (!anyGoAway || !streams.isEmpty)
+    }
+
+    /// The user data given when the stream was submitted (`get_stream_user_data`); `nil`
+    /// for streams the peer opened and for unknown streams.
+    public func streamUserData(_ streamID: SPDYStreamID) -> Any? {
+        streams[streamID]?.userData
+    }
+
+    /// Replaces the user data of an open stream; returns `false` when the stream does not exist.
+    @discardableResult
+    public func setStreamUserData(_ streamID: SPDYStreamID, _ userData: Any?) -> Bool {
+        guard let stream = streams[streamID] else { return false }
+        stream.userData = userData
+        return true
+    }
+
+    /// The state of a stream, or `nil` when it is not open.
+    public func streamState(_ streamID: SPDYStreamID) -> SPDYStreamState? {
+        streams[streamID]?.state
+    }
+
+    /// The IDs of the open streams, in increasing order.
+    public var openStreamIDs: [SPDYStreamID] { streams.keys.sorted() }
+
+    /// The number of open streams.
+    public var openStreamCount: Int { streams.count }
+
+    /// What we may still send on a stream (its flow-control window), or `nil`
+    /// without the stream or without flow control (SPDY/2).
+    public func streamSendWindow(_ streamID: SPDYStreamID) -> Int? {
+        guard version.hasStreamFlowControl else { return nil }
+        return streams[streamID]?.sendWindow
+    }
+
+    /// What we may still send on the session (SPDY/3.1), or `nil` before SPDY/3.1.
+    public var sessionSendWindowSize: Int? {
+        version.hasSessionFlowControl ? sessionSendWindow : nil
+    }
+
+    /// Bytes received on a stream and not yet acknowledged with WINDOW_UPDATE
+    /// (`get_stream_recv_data_length`): `nil` without the stream, 0 without flow control.
+    public func streamReceivedDataLength(_ streamID: SPDYStreamID) -> Int? {
+        guard let stream = streams[streamID] else { return nil }
+        return version.hasStreamFlowControl ? stream.recvWindowSize : 0
+    }
+
+    /// Bytes received on the session and not yet acknowledged (`get_recv_data_length`);
+    /// 0 before SPDY/3.1.
+    public var receivedDataLength: Int {
+        version.hasSessionFlowControl ? sessionRecvWindowSize : 0
+    }
+
+    /// The value the peer set for a setting, or the protocol default.
+    public func remoteSetting(_ id: SPDYSettingsID) -> UInt32? {
+        guard id.rawValue >= 1, id.rawValue <= SPDYSettingsID.max.rawValue else { return nil }
+        return remoteSettings[Int(id.rawValue)]
+    }
+
+    /// The value we set for a setting with ``submitSettings(flags:entries:)``, or the protocol default.
+    public func localSetting(_ id: SPDYSettingsID) -> UInt32? {
+        guard id.rawValue >= 1, id.rawValue <= SPDYSettingsID.max.rawValue else { return nil }
+        return localSettings[Int(id.rawValue)]
+    }
+
+    /// Whether a GOAWAY was sent (it went out on the wire).
+    public var hasSentGoAway: Bool { goAwaySent }
+    /// Whether the peer sent a GOAWAY.
+    public var hasReceivedGoAway: Bool { goAwayReceived }
+
+    /// Whether `streamID` has this end's parity (odd for a client, even for a server); 0 never does.
+    public func isLocallyInitiated(_ streamID: SPDYStreamID) -> Bool {
+        guard streamID != .zero else { return false }
+        return role == .client ? streamID.isClientInitiated : streamID.isServerInitiated
+    }
+
+    var anyGoAway: Bool { goAwaySent || goAwayReceived || failOnSend }
+
+    var flowControlOn: Bool { version.hasStreamFlowControl }
+
+    var outgoingStreamLimitReached: Bool {
+        UInt64(remoteSettings[Int(SPDYSettingsID.maxConcurrentStreams.rawValue)]) <= UInt64(outgoingStreamCount)
+    }
+
+    var incomingStreamLimitReached: Bool {
+        UInt64(localSettings[Int(SPDYSettingsID.maxConcurrentStreams.rawValue)]) <= UInt64(incomingStreamCount)
+    }
+
+    var localInitialWindow: Int { Int(localSettings[Int(SPDYSettingsID.initialWindowSize.rawValue)]) }
+    var remoteInitialWindow: Int { Int(remoteSettings[Int(SPDYSettingsID.initialWindowSize.rawValue)]) }
+
+    // MARK: - Callbacks
+
+    /// Runs a notification callback, keeping the first error it throws for the caller.
+    @inline(__always)
+    func notify(_ body: () throws -> Void) {
+        do {
+            try body()
+        } catch {
+            if pendingCallbackError == nil { pendingCallbackError = error }
+        }
+    }
+
+    func rethrowCallbackError() throws {
+        if let error = pendingCallbackError {
+            pendingCallbackError = nil
+            throw error
+        }
+    }
+
+    // MARK: - Streams
+
+    @discardableResult
+    func openStream(
+        _ id: SPDYStreamID,
+        state: SPDYStreamState,
+        priority: UInt8,
+        userData: Any?
+    ) -> SPDYStream {
+        let stream = SPDYStream(
+            id: id,
+            state: state,
+            priority: priority,
+            sendWindow: remoteInitialWindow,
+            recvWindow: localInitialWindow,
+            userData: userData
+        )
+        streams[id] = stream
+        if isLocallyInitiated(id) {
+            outgoingStreamCount += 1
+        } else {
+            incomingStreamCount += 1
+        }
+        return stream
+    }
+
+    func closeStream(_ id: SPDYStreamID, status: SPDYStreamStatus) {
+        guard streams[id] != nil else { return }
+        notify { try callbacks.onStreamClosed?(self, id, status) }
+        guard streams.removeValue(forKey: id) != nil else { return }
+        if isLocallyInitiated(id) {
+            outgoingStreamCount -= 1
+        } else {
+            incomingStreamCount -= 1
+        }
+    }
+
+    func closeIfBothShut(_ stream: SPDYStream) {
+        if stream.isShutBoth {
+            closeStream(stream.id, status: .ok)
+        }
+    }
+
+    func closePushedStreams(of id: SPDYStreamID, status: SPDYStreamStatus) {
+        guard let stream = streams[id] else { return }
+        for pushed in stream.pushedStreams {
+            closeStream(pushed, status: status)
+        }
+    }
+
+    // MARK: - Queueing
+
+    func nextSequenceNumber() -> UInt64 {
+        defer { nextSequence += 1 }
+        return nextSequence
+    }
+
+    func enqueue(_ payload: OutboundItem.Payload, priority: Int) {
+        queue.insert(OutboundItem(priority: priority, sequence: nextSequenceNumber(), payload: payload))
+    }
+
+    func enqueueControl(_ frame: SPDYFrame, dataProvider: SPDYDataProvider? = nil) {
+        let priority: Int
+        switch frame {
+        case .ping: priority = -10
+        case .settings: priority = -1
+        case .synReply(let f): priority = Int(streams[f.streamID]?.priority ?? lowestPriority)
+        case .headers(let f): priority = Int(streams[f.streamID]?.priority ?? lowestPriority)
+        case .windowUpdate(let f): priority = Int(streams[f.streamID]?.priority ?? lowestPriority)
+        case .rstStream(let f):
+            if let stream = streams[f.streamID] {
+                stream.state = .closing
+                priority = Int(stream.priority)
+            } else {
+                priority = Int(lowestPriority)
+            }
+        default: priority = Int(lowestPriority)
+        }
+        enqueue(.control(frame, dataProvider: dataProvider, streamUserData: nil), priority: priority)
+    }
+
+    func enqueueData(_ data: OutboundData) {
+        enqueue(.data(data), priority: Int(streams[data.streamID]?.priority ?? lowestPriority))
+    }
+
+    /// The item to send next: the queue's top, or the oldest SYN_STREAM when it
+    /// is older and the peer's MAX_CONCURRENT_STREAMS allows another stream.
+    func peekNextItem() -> OutboundItem? {
+        let syn = outgoingStreamLimitReached ? nil : synQueue.first
+        guard let top = queue.min else { return syn }
+        guard let syn else { return top }
+        return top < syn ? top : syn
+    }
+
+    func popNextItem() -> OutboundItem? {
+        let syn = outgoingStreamLimitReached ? nil : synQueue.first
+        guard let top = queue.min else {
+            return syn == nil ? nil : synQueue.removeFirst()
+        }
+        if let syn, syn < top {
+            return synQueue.removeFirst()
+        }
+        return queue.removeMin()
+    }
+
+    // MARK: - Submitting
+
+    func validate(_ headers: SPDYHeaders) throws(SPDYError) {
+        do {
+            try HeaderBlockSerializer.validate(headers, version: version)
+        } catch {
+            throw .invalidArgument(error.description)
+        }
+    }
+
+    func submitSynStreamShared(
+        flags: SPDYControlFlags,
+        associatedStreamID: SPDYStreamID,
+        priority: UInt8,
+        headers: SPDYHeaders,
+        dataProvider: SPDYDataProvider?,
+        streamUserData: Any?
+    ) throws(SPDYError) -> SPDYStreamID {
+        try validate(headers)
+        guard nextStreamID <= UInt64(SPDYStreamID.maxID.rawValue) else {
+            throw SPDYError(.streamIDNotAvailable)
+        }
+        let id = SPDYStreamID(uncheckedRawValue: UInt32(nextStreamID))
+        nextStreamID += 2
+        let frame = SPDYFrame.synStream(
+            .init(
+                streamID: id,
+                associatedStreamID: role == .server ? associatedStreamID : .zero,
+                priority: min(priority, lowestPriority),
+                flags: flags.intersection([.fin, .unidirectional]),
+                headers: headers
+            )
+        )
+        // SYN_STREAMs leave in submission order (their IDs must increase on the wire), at the
+        // lowest priority; a pushed stream goes at its associated stream's priority instead, so
+        // it is announced before the response that finishes the associated stream.
+        var queuePriority = Int(lowestPriority)
+        if role == .server, associatedStreamID != .zero, let associated = streams[associatedStreamID] {
+            queuePriority = Int(associated.priority)
+        }
+        synQueue.append(
+            OutboundItem(
+                priority: queuePriority,
+                sequence: nextSequenceNumber(),
+                payload: .control(frame, dataProvider: dataProvider, streamUserData: streamUserData)
+            )
+        )
+        return id
+    }
+
+    /// Submits a request: a SYN_STREAM, then the provider's data as DATA frames
+    /// (`submit_request`). Without a provider the SYN_STREAM carries FIN.
+    ///
+    /// The headers must hold `:method`, `:scheme`, `:path`, `:version` and `:host`
+    /// (written as `method`, `scheme`, `url`, `version`, `host` on SPDY/2); names are
+    /// lowercased when sent. A priority above ``lowestPriority`` is lowered to it.
+    ///
+    /// - Returns: the new stream's ID, allocated now: IDs go out in submission order.
+    /// - Throws: ``SPDYError/Code-swift.enum/invalidArgument`` for an invalid header,
+    ///   ``SPDYError/Code-swift.enum/streamIDNotAvailable`` when stream IDs are exhausted.
+    @discardableResult
+    public func submitRequest(
+        priority: UInt8,
+        headers: SPDYHeaders,
+        dataProvider: SPDYDataProvider? = nil,
+        streamUserData: Any? = nil
+    ) throws(SPDYError) -> SPDYStreamID {
+        try submitSynStreamShared(
+            flags: dataProvider == nil ? .fin : [],
+            associatedStreamID: .zero,
+            priority: priority,
+            headers: headers,
+            dataProvider: dataProvider,
+            streamUserData: streamUserData
+        )
+    }
+
+    /// Submits a SYN_STREAM with explicit flags (`submit_syn_stream`). The associated
+    /// stream is used for server push on a server and ignored on a client.
+    ///
+    /// - Returns: the new stream's ID.
+    @discardableResult
+    public func submitSynStream(
+        flags: SPDYControlFlags,
+        priority: UInt8,
+        headers: SPDYHeaders,
+        associatedStreamID: SPDYStreamID = .zero,
+        streamUserData: Any? = nil
+    ) throws(SPDYError) -> SPDYStreamID {
+        try submitSynStreamShared(
+            flags: flags,
+            associatedStreamID: associatedStreamID,
+            priority: priority,
+            headers: headers,
+            dataProvider: nil,
+            streamUserData: streamUserData
+        )
+    }
+
+    /// Submits a response: a SYN_REPLY, then the provider's data as DATA frames
+    /// (`submit_response`). Without a provider the SYN_REPLY carries FIN. The headers must
+    /// hold `:status` and `:version`.
+    public func submitResponse(
+        streamID: SPDYStreamID,
+        headers: SPDYHeaders,
+        dataProvider: SPDYDataProvider? = nil
+    ) throws(SPDYError) {
+        try validate(headers)
+        enqueueControl(
+            .synReply(.init(streamID: streamID, flags: dataProvider == nil ? .fin : [], headers: headers)),
+            dataProvider: dataProvider
+        )
+    }
+
+    /// Submits a SYN_REPLY (`submit_syn_reply`).
+    public func submitSynReply(
+        flags: SPDYControlFlags,
+        streamID: SPDYStreamID,
+        headers: SPDYHeaders
+    ) throws(SPDYError) {
+        try validate(headers)
+        enqueueControl(.synReply(.init(streamID: streamID, flags: flags.intersection(.fin), headers: headers)))
+    }
+
+    /// Submits a HEADERS frame (`submit_headers`).
+    public func submitHeaders(
+        flags: SPDYControlFlags,
+        streamID: SPDYStreamID,
+        headers: SPDYHeaders
+    ) throws(SPDYError) {
+        try validate(headers)
+        enqueueControl(.headers(.init(streamID: streamID, flags: flags.intersection(.fin), headers: headers)))
+    }
+
+    /// Submits DATA frames from a provider (`submit_data`). With ``SPDYDataFlags/fin`` the
+    /// last frame carries FIN.
+    public func submitData(streamID: SPDYStreamID, flags: SPDYDataFlags, dataProvider: SPDYDataProvider) {
+        enqueueData(OutboundData(streamID: streamID, finishesStream: flags.contains(.fin), provider: dataProvider))
+    }
+
+    /// Submits a RST_STREAM (`submit_rst_stream`). The stream stops sending at once; it
+    /// closes when the frame goes out.
+    ///
+    /// - Throws: ``SPDYError/Code-swift.enum/invalidArgument`` for status ``SPDYStreamStatus/ok``
+    ///   or a status the version does not define.
+    public func submitRstStream(streamID: SPDYStreamID, status: SPDYStreamStatus) throws(SPDYError) {
+        guard status.isDefined(in: version) else {
+            throw .invalidArgument("\(status) is not a RST_STREAM status in \(version)")
+        }
+        enqueueControl(.rstStream(.init(streamID: streamID, status: status)))
+    }
+
+    /// Submits a PING (`submit_ping`).
+    ///
+    /// - Returns: the ping's ID: odd from a client, even from a server.
+    @discardableResult
+    public func submitPing() -> UInt32 {
+        if nextPingID > 0x7fff_ffff {
+            nextPingID = role == .client ? 1 : 2
+        }
+        let id = nextPingID
+        nextPingID += 2
+        outstandingPingIDs.insert(id)
+        enqueueControl(.ping(.init(id: id)))
+        return id
+    }
+
+    /// Submits a GOAWAY (`submit_goaway`) with the last stream the peer opened as
+    /// last-good-stream-ID. The status is not sent on SPDY/2. Streams in flight go on.
+    public func submitGoAway(status: SPDYGoAwayStatus = .ok) {
+        enqueueControl(.goAway(.init(lastGoodStreamID: lastReceivedStreamID, status: status)))
+    }
+
+    /// Submits a GOAWAY and closes the connection once it is sent (`fail_session`):
+    /// afterwards ``wantRead`` and ``wantWrite`` are both `false`.
+    public func failSession(status: SPDYGoAwayStatus = .protocolError) {
+        failOnSend = true
+        submitGoAway(status: status)
+    }
+
+    /// Stores local settings and submits a SETTINGS frame (`submit_settings`). Entries
+    /// are sorted by ID; the values apply at once (a new INITIAL_WINDOW_SIZE to the
+    /// windows we advertise, a new MAX_CONCURRENT_STREAMS to the streams we accept).
+    ///
+    /// - Throws: ``SPDYError/Code-swift.enum/invalidArgument`` for an ID outside 1...8, a
+    ///   repeated ID, or an INITIAL_WINDOW_SIZE above 2^31−1.
+    public func submitSettings(
+        flags: SPDYSettingsFlags = [],
+        entries: [SPDYFrame.SettingsEntry]
+    ) throws(SPDYError) {
+        var seen = Set<UInt32>()
+        for entry in entries {
+            guard entry.id.rawValue >= 1, entry.id.rawValue <= SPDYSettingsID.max.rawValue,
+                seen.insert(entry.id.rawValue).inserted
+            else {
+                throw .invalidArgument("settings ID \(entry.id.rawValue) is invalid or repeated")
+            }
+            if entry.id == .initialWindowSize && entry.value > UInt32(SPDYProtocol.maxWindowSize) {
+                throw .invalidArgument("INITIAL_WINDOW_SIZE \(entry.value) exceeds 2^31-1")
+            }
+        }
+        let sorted = entries.sorted { $0.id < $1.id }
+        for entry in sorted {
+            if entry.id == .initialWindowSize {
+                let delta = Int(entry.value) - localInitialWindow
+                for stream in streams.values {
+                    stream.recvAvailable += delta
+                }
+            }
+            localSettings[Int(entry.id.rawValue)] = entry.value
+        }
+        enqueueControl(.settings(.init(flags: flags, entries: sorted)))
+    }
+
+    /// Submits a WINDOW_UPDATE (`submit_window_update`): `delta` more bytes may come on
+    /// the stream, or on the session with stream 0 (SPDY/3.1).
+    ///
+    /// - Throws: ``SPDYError/Code-swift.enum/invalidArgument`` for a delta outside 1...2^31−1
+    ///   or stream 0 before SPDY/3.1, ``SPDYError/Code-swift.enum/streamClosed`` for a stream
+    ///   that is not open, ``SPDYError/Code-swift.enum/invalidState`` on SPDY/2 (no flow control).
+    public func submitWindowUpdate(streamID: SPDYStreamID, delta: Int) throws(SPDYError) {
+        guard flowControlOn else { throw SPDYError(.invalidState, "SPDY/2 has no flow control") }
+        guard delta >= 1, delta <= SPDYProtocol.maxWindowSize else {
+            throw .invalidArgument("a window delta must be in 1...2^31-1, not \(delta)")
+        }
+        if streamID == .zero {
+            guard version.hasSessionFlowControl else {
+                throw .invalidArgument("stream 0 has a window only in SPDY/3.1")
+            }
+            sessionRecvWindowSize -= min(delta, sessionRecvWindowSize)
+            sessionConsumedSize -= min(delta, sessionConsumedSize)
+            sessionRecvAvailable += delta
+        } else {
+            guard let stream = streams[streamID] else { throw SPDYError(.streamClosed) }
+            stream.recvWindowSize -= min(delta, stream.recvWindowSize)
+            stream.consumedSize -= min(delta, stream.consumedSize)
+            stream.recvAvailable += delta
+        }
+        enqueueControl(.windowUpdate(.init(streamID: streamID, deltaWindowSize: UInt32(delta))))
+    }
+
+    /// Reports that the application consumed `size` received bytes of a stream
+    /// (`session_consume`), with ``Configuration-swift.struct/manualDataConsumption``:
+    /// WINDOW_UPDATE goes out once half a window is consumed.
+    ///
+    /// - Throws: ``SPDYError/Code-swift.enum/invalidArgument`` for stream 0,
+    ///   ``SPDYError/Code-swift.enum/invalidState`` without manual consumption.
+    public func consume(streamID: SPDYStreamID, size: Int) throws(SPDYError) {
+        guard streamID != .zero else { throw .invalidArgument("stream 0 cannot be consumed") }
+        guard configuration.manualDataConsumption else {
+            throw SPDYError(.invalidState, "manualDataConsumption is off")
+        }
+        guard size >= 0 else { throw .invalidArgument("size must not be negative") }
+        if version.hasSessionFlowControl {
+            updateConsumed(stream: nil, size)
+        }
+        if flowControlOn, let stream = streams[streamID] {
+            updateConsumed(stream: stream, size)
+        }
+    }
+
+    /// Puts a stream's deferred DATA back in the queue (`resume_data`).
+    ///
+    /// - Returns: `false` when the stream does not exist, has nothing deferred, or waits
+    ///   for flow-control credit rather than for the application.
+    @discardableResult
+    public func resumeData(streamID: SPDYStreamID) -> Bool {
+        guard let stream = streams[streamID], let data = stream.deferredData,
+            stream.deferralReason == .application
+        else { return false }
+        stream.deferredData = nil
+        enqueueData(data)
+        return true
+    }
+
+    // MARK: - Flow control (receiving)
+
+    func queueWindowUpdate(stream: SPDYStream?, _ delta: Int) {
+        if let stream {
+            stream.recvAvailable += delta
+            enqueueControl(.windowUpdate(.init(streamID: stream.id, deltaWindowSize: UInt32(delta))))
+        } else {
+            sessionRecvAvailable += delta
+            enqueueControl(.windowUpdate(.init(streamID: .zero, deltaWindowSize: UInt32(delta))))
+        }
+    }
+
+    func updateReceiveWindow(stream: SPDYStream?, _ size: Int) {
+        let initial = stream == nil ? SPDYProtocol.defaultInitialWindowSize : localInitialWindow
+        var received = stream?.recvWindowSize ?? sessionRecvWindowSize
+        guard received <= SPDYProtocol.maxWindowSize - size else {
+            failSession(status: .protocolError)
+            return
+        }
+        received += size
+        if configuration.automaticWindowUpdate && !configuration.manualDataConsumption && received >= initial / 2 {
+            queueWindowUpdate(stream: stream, received)
+            received = 0
+        }
+        if let stream { stream.recvWindowSize = received } else { sessionRecvWindowSize = received }
+    }
+
+    func updateConsumed(stream: SPDYStream?, _ size: Int) {
+        let initial = stream == nil ? SPDYProtocol.defaultInitialWindowSize : localInitialWindow
+        var consumed = stream?.consumedSize ?? sessionConsumedSize
+        guard consumed <= SPDYProtocol.maxWindowSize - size else {
+            failSession(status: .protocolError)
+            return
+        }
+        consumed += size
+        if consumed >= initial / 2 {
+            queueWindowUpdate(stream: stream, consumed)
+            if let stream { stream.recvWindowSize -= consumed } else { sessionRecvWindowSize -= consumed }
+            consumed = 0
+        }
+        if let stream { stream.consumedSize = consumed } else { sessionConsumedSize = consumed }
+    }
+}
+
+extension SPDYFrameEncodingError {
+    var isCompressionFailure: Bool {
+        if case .compressionFailed = self { return true }
+        return false
+    }
+}

@@ -1,0 +1,98 @@
+/// The life cycle of a stream, as the reference tracks it.
+public enum SPDYStreamState: Hashable, Sendable {
+    /// Created locally; its SYN_STREAM has not been sent yet.
+    case initial
+    /// Its SYN_STREAM was sent (local stream) or received (peer stream), but not yet answered.
+    case opening
+    /// Its SYN_REPLY was received (local stream) or sent (peer stream).
+    case opened
+    /// A RST_STREAM for it is queued; frames for it are ignored.
+    case closing
+}
+
+/// Why a DATA item left the outbound queue.
+enum DeferralReason {
+    /// The data provider returned ``SPDYDataReadResult/deferred``; ``SPDYSession/resumeData(streamID:)`` resumes it.
+    case application
+    /// A flow-control window is exhausted; a WINDOW_UPDATE or SETTINGS resumes it.
+    case flowControl
+}
+
+/// One stream of a session.
+final class SPDYStream {
+    let id: SPDYStreamID
+    var state: SPDYStreamState
+    var priority: UInt8
+    var shutRead = false
+    var shutWrite = false
+    var userData: Any?
+    /// What we may still send (SPDY/3 and later). Can go negative after SETTINGS shrinks it.
+    var sendWindow: Int
+    /// Received bytes not yet acknowledged by a WINDOW_UPDATE (the reference's recv_window_size).
+    var recvWindowSize = 0
+    /// Bytes the application consumed but we did not acknowledge yet (manual consumption).
+    var consumedSize = 0
+    /// What the peer may still send before it breaks flow control.
+    var recvAvailable: Int
+    /// The DATA item waiting outside the queue, and why.
+    var deferredData: OutboundData?
+    var deferralReason: DeferralReason = .application
+    /// Streams the peer pushed in association with this one.
+    var pushedStreams: [SPDYStreamID] = []
+
+    init(
+        id: SPDYStreamID,
+        state: SPDYStreamState,
+        priority: UInt8,
+        sendWindow: Int,
+        recvWindow: Int,
+        userData: Any?
+    ) {
+        self.id = id
+        self.state = state
+        self.priority = priority
+        self.sendWindow = sendWindow
+        self.recvAvailable = recvWindow
+        self.userData = userData
+    }
+
+    var isShutBoth: Bool { shutRead && shutWrite }
+}
+
+/// A submitted DATA stream: the provider and where it is.
+final class OutboundData {
+    let streamID: SPDYStreamID
+    /// FIN was asked for on the last frame.
+    let finishesStream: Bool
+    let provider: SPDYDataProvider
+    /// The provider reported the end of its data.
+    var reachedEnd = false
+
+    init(streamID: SPDYStreamID, finishesStream: Bool, provider: SPDYDataProvider) {
+        self.streamID = streamID
+        self.finishesStream = finishesStream
+        self.provider = provider
+    }
+}
+
+/// Something waiting to be sent.
+struct OutboundItem: Comparable {
+    enum Payload {
+        case control(SPDYFrame, dataProvider: SPDYDataProvider?, streamUserData: Any?)
+        case data(OutboundData)
+    }
+
+    /// Lower is sent first: PING −10, SETTINGS −1, then stream priorities.
+    var priority: Int
+    /// Ties break first in, first out.
+    var sequence: UInt64
+    var payload: Payload
+
+    static func < (lhs: OutboundItem, rhs: OutboundItem) -> Bool {
+        lhs.priority != rhs.priority ? lhs.priority < rhs.priority : lhs.sequence < rhs.sequence
+    }
+
+    static func == (lhs: OutboundItem, rhs: OutboundItem) -> Bool {
+        lhs.priority == rhs.priority && lhs.sequence == rhs.sequence
+    }
+}
