@@ -500,6 +500,34 @@ struct SessionFlowControlTests {
         #expect(pair.client.received[1]?.count == 66536)
     }
 
+    @Test("Shrinking our INITIAL_WINDOW_SIZE acknowledges bytes already past the new half-window (no deadlock)")
+    func shrinkDoesNotDeadlock() throws {
+        let pair = try SessionPair(version: .v3)
+        try pair.client.session.submitSettings(entries: [.init(id: .initialWindowSize, value: 200_000)])
+        try pair.client.session.submitRequest(priority: 0, headers: requestHeaders())
+        try pair.pump()
+        let source = PatternSource(300_000)
+        var allowed = 60_000
+        let base = source.provider
+        // Let 60 000 bytes through (below the 100 000 half-window), then shrink the window.
+        let gated = SPDYDataProvider { session, id, length in
+            guard allowed > 0 else { return .deferred }
+            let result = try base.read(session, id, min(length, allowed))
+            if case .data(let bytes, _) = result { allowed -= bytes.readableBytes }
+            return result
+        }
+        try pair.server.session.submitResponse(streamID: 1, headers: responseHeaders(), dataProvider: gated)
+        try pair.pump()
+        #expect(pair.client.received[1]?.count == 60_000)
+        #expect(pair.client.session.streamReceivedDataLength(1) == 60_000)
+        try pair.client.session.submitSettings(entries: [.init(id: .initialWindowSize, value: 16384)])
+        allowed = .max
+        #expect(pair.server.session.resumeData(streamID: 1))
+        try pair.pump()
+        #expect(pair.client.received[1]?.count == 300_000)
+        #expect(pair.client.events.last == .streamClosed(1, .ok))
+    }
+
     @Test("connection_flow_control (3.1): a stream update alone sends nothing; a session update resumes")
     func sessionWindow() throws {
         let pair = try SessionPair(version: .v3_1, client: .init(automaticWindowUpdate: false))

@@ -619,16 +619,21 @@ public final class SPDYSession {
             }
         }
         let sorted = entries.sorted { $0.id < $1.id }
+        var windowChanged = false
         for entry in sorted {
             if entry.id == .initialWindowSize {
                 let delta = Int(entry.value) - localInitialWindow
                 for stream in streams.values {
                     stream.recvAvailable += delta
                 }
+                windowChanged = delta != 0
             }
             localSettings[Int(entry.id.rawValue)] = entry.value
         }
         enqueueControl(.settings(.init(flags: flags, entries: sorted)))
+        if windowChanged && flowControlOn {
+            acknowledgeAfterWindowChange()
+        }
     }
 
     /// Submits a WINDOW_UPDATE (`submit_window_update`): `delta` more bytes may come on
@@ -717,6 +722,24 @@ public final class SPDYSession {
             received = 0
         }
         if let stream { stream.recvWindowSize = received } else { sessionRecvWindowSize = received }
+    }
+
+    /// After our INITIAL_WINDOW_SIZE shrank, bytes already received may reach the new
+    /// half-window threshold; acknowledge them now, or a peer whose window went to zero
+    /// would never send the data that would trigger the WINDOW_UPDATE.
+    func acknowledgeAfterWindowChange() {
+        let threshold = localInitialWindow / 2
+        for stream in streams.values where stream.state != .closing && !stream.shutRead {
+            if configuration.manualDataConsumption {
+                if stream.consumedSize > 0 && stream.consumedSize >= threshold {
+                    updateConsumed(stream: stream, 0)
+                }
+            } else if configuration.automaticWindowUpdate && stream.recvWindowSize > 0
+                && stream.recvWindowSize >= threshold
+            {
+                updateReceiveWindow(stream: stream, 0)
+            }
+        }
     }
 
     func updateConsumed(stream: SPDYStream?, _ size: Int) {
