@@ -227,36 +227,43 @@ enum HeaderBlockProblem: Error {
 }
 
 /// Parses and validates an inflated name/value block.
+///
+/// Two passes over the block, both on raw pointers:
+/// 1. the structure of every pair and the byte rules of its name and value
+///    (a structural error wins over a broken rule, so the structure is checked
+///    to the end even after a rule is broken), counting the NULs that split values;
+/// 2. for a valid block only: the fields, written straight into an array of the
+///    exact size, checking on the way that the pairs come sorted by name (as
+///    conforming senders send them) and that no name repeats.
+///
+/// A decoded block costs two allocations: its fields and one copy of its bytes.
 enum HeaderBlockParser {
     static func parse(
         _ block: UnsafeRawBufferPointer,
         lengthSize: Int,
         translateSPDY2Names: Bool
     ) throws(HeaderBlockProblem) -> SPDYHeaders {
+        let total = block.count
+        guard total >= lengthSize, let base = block.baseAddress else {
+            throw .malformed("the header block is \(total) bytes, too short for its pair count")
+        }
         @inline(__always)
         func readLength(_ offset: Int) -> Int {
             if lengthSize == 2 {
-                return Int(block[offset]) << 8 | Int(block[offset + 1])
+                return Int(UInt16(bigEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
             }
-            return Int(block[offset]) << 24 | Int(block[offset + 1]) << 16 | Int(block[offset + 2]) << 8
-                | Int(block[offset + 3])
+            return Int(UInt32(bigEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
         }
 
-        let total = block.count
-        guard total >= lengthSize else {
-            throw .malformed("the header block is \(total) bytes, too short for its pair count")
-        }
         let pairCount = readLength(0)
         // Each pair needs at least its two length fields.
         guard pairCount <= (total - lengthSize) / (2 * lengthSize) else {
             throw .malformed("the header block claims \(pairCount) pairs in \(total) bytes")
         }
 
-        var fields: [SPDYHeaders.Field] = []
-        fields.reserveCapacity(pairCount)
-        var pairOfField: [Int32] = []
-        pairOfField.reserveCapacity(pairCount)
+        // Pass 1: structure, byte rules, NUL count.
         var problem: String? = nil
+        var nulCount = 0
         var offset = lengthSize
         for pair in 0..<pairCount {
             guard total - offset >= lengthSize else { throw .malformed("pair \(pair) is cut short") }
@@ -271,48 +278,15 @@ enum HeaderBlockParser {
             guard total - offset >= valueLength else { throw .malformed("a value runs past the block's end") }
             let valueStart = offset
             offset += valueLength
-
             if problem == nil {
-                if nameLength == 0 {
-                    problem = "a header name is empty"
-                } else {
-                    for i in nameStart..<(nameStart + nameLength) {
-                        let c = block[i]
-                        if c < 0x20 || c > 0x7e || (c >= 0x41 && c <= 0x5a) {
-                            problem = "a header name holds the byte 0x\(String(c, radix: 16))"
-                            break
-                        }
-                    }
-                }
-            }
-            // Split the value on NUL into one field per part.
-            var partStart = valueStart
-            let valueEnd = valueStart + valueLength
-            var i = valueStart
-            while i <= valueEnd {
-                if i == valueEnd || block[i] == 0 {
-                    let partLength = i - partStart
-                    let isMulti = i != valueEnd || partStart != valueStart
-                    if isMulti && partLength == 0 && problem == nil {
-                        problem = "a header value has an empty NUL-separated part"
-                    }
-                    fields.append(
-                        SPDYHeaders.Field(
-                            nameStart: UInt32(nameStart),
-                            nameLength: UInt32(nameLength),
-                            valueStart: UInt32(partStart),
-                            valueLength: UInt32(partLength)
-                        )
+                problem =
+                    checkName(base + nameStart, count: nameLength, readable: total - nameStart)
+                    ?? checkValue(
+                        base + valueStart,
+                        count: valueLength,
+                        readable: total - valueStart,
+                        nulCount: &nulCount
                     )
-                    pairOfField.append(Int32(pair))
-                    partStart = i + 1
-                } else if problem == nil {
-                    let c = block[i]
-                    if (c < 0x20 && c != 0x09) || c == 0x7f {
-                        problem = "a header value holds the control byte 0x\(String(c, radix: 16))"
-                    }
-                }
-                i += 1
             }
         }
         guard offset == total else {
@@ -322,51 +296,294 @@ enum HeaderBlockParser {
             throw .invalid(problem)
         }
 
-        // Sort by name (stably) and refuse a name that appears in two pairs.
-        // Conforming senders already sort, so the common case costs one pass.
-        let bytes = block.bindMemory(to: UInt8.self)
+        // Pass 2: the fields, one per NUL-separated part of each value. The
+        // structure is known to be sound, so lengths are read without checks.
+        let fieldCount = pairCount + nulCount
         var isSorted = true
-        for k in fields.indices.dropFirst()
-        where lexicographicallyPrecedes(bytes, fields[k - 1].nameRange, fields[k].nameRange) > 0 {
-            isSorted = false
-            break
-        }
-        var sorted: [SPDYHeaders.Field]
-        var sortedPairs: [Int32]
-        if isSorted {
-            sorted = fields
-            sortedPairs = pairOfField
-        } else {
-            var order = Array(fields.indices)
-            order.sort { a, b in
-                let c = lexicographicallyPrecedes(bytes, fields[a].nameRange, fields[b].nameRange)
-                return c != 0 ? c < 0 : a < b
+        var duplicate: (start: Int, count: Int)? = nil
+        var fields: [SPDYHeaders.Field] = []
+        fields.reserveCapacity(fieldCount)
+        offset = lengthSize
+        var previousStart = 0
+        var previousLength = 0
+        for pair in 0..<pairCount {
+            let nameStart = offset + lengthSize
+            let nameLength = readLength(offset)
+            let valueStart = nameStart + nameLength + lengthSize
+            let valueLength = readLength(nameStart + nameLength)
+            offset = valueStart + valueLength
+            if pair > 0 {
+                let order = compareNames(base, previousStart, previousLength, nameStart, nameLength)
+                if order > 0 {
+                    isSorted = false
+                } else if order == 0 && duplicate == nil {
+                    duplicate = (nameStart, nameLength)
+                }
             }
-            sorted = order.map { fields[$0] }
-            sortedPairs = order.map { pairOfField[$0] }
+            previousStart = nameStart
+            previousLength = nameLength
+            if nulCount == 0 {
+                fields.append(
+                    SPDYHeaders.Field(
+                        nameStart: UInt32(nameStart),
+                        nameLength: UInt32(nameLength),
+                        valueStart: UInt32(valueStart),
+                        valueLength: UInt32(valueLength)
+                    )
+                )
+                continue
+            }
+            var partStart = valueStart
+            let valueEnd = valueStart + valueLength
+            var i = valueStart
+            while true {
+                if i == valueEnd || base.load(fromByteOffset: i, as: UInt8.self) == 0 {
+                    fields.append(
+                        SPDYHeaders.Field(
+                            nameStart: UInt32(nameStart),
+                            nameLength: UInt32(nameLength),
+                            valueStart: UInt32(partStart),
+                            valueLength: UInt32(i - partStart)
+                        )
+                    )
+                    if i == valueEnd { break }
+                    partStart = i + 1
+                }
+                i += 1
+            }
         }
-        for k in sorted.indices.dropFirst()
-        where sortedPairs[k - 1] != sortedPairs[k]
-            && lexicographicallyPrecedes(bytes, sorted[k - 1].nameRange, sorted[k].nameRange) == 0
-        {
-            let name = String(decoding: UnsafeRawBufferPointer(rebasing: block[sorted[k].nameRange]), as: UTF8.self)
-            throw .invalid("the name \(name) appears in two pairs")
+        assert(fields.count == fieldCount)
+
+        // Sort by name (stably) and refuse a name that appears in two pairs. The
+        // parts of one pair share their name's offset, and a field's position in
+        // the block is its (name offset, value offset): the tie-break of a stable sort.
+        if isSorted {
+            if let duplicate {
+                let name = String(
+                    decoding: UnsafeRawBufferPointer(start: base + duplicate.start, count: duplicate.count),
+                    as: UTF8.self
+                )
+                throw .invalid("the name \(name) appears in two pairs")
+            }
+        } else {
+            fields.withUnsafeMutableBufferPointer { fields in
+                fields.sort { a, b in
+                    let order = compareNames(
+                        base,
+                        Int(a.nameStart),
+                        Int(a.nameLength),
+                        Int(b.nameStart),
+                        Int(b.nameLength)
+                    )
+                    if order != 0 { return order < 0 }
+                    return a.nameStart != b.nameStart ? a.nameStart < b.nameStart : a.valueStart < b.valueStart
+                }
+            }
+            for k in fields.indices.dropFirst()
+            where fields[k - 1].nameStart != fields[k].nameStart
+                && compareNames(
+                    base,
+                    Int(fields[k - 1].nameStart),
+                    Int(fields[k - 1].nameLength),
+                    Int(fields[k].nameStart),
+                    Int(fields[k].nameLength)
+                ) == 0
+            {
+                let name = String(decoding: UnsafeRawBufferPointer(rebasing: block[fields[k].nameRange]), as: UTF8.self)
+                throw .invalid("the name \(name) appears in two pairs")
+            }
         }
 
         var storage = Array(block)
         if translateSPDY2Names {
-            for k in sorted.indices {
-                let range = sorted[k].nameRange
-                for (spdy3, spdy2) in SPDYHeaderNames.table where spdy2.count == range.count {
-                    if storage[range].elementsEqual(spdy2) {
-                        sorted[k].nameStart = UInt32(storage.count)
-                        sorted[k].nameLength = UInt32(spdy3.count)
-                        storage.append(contentsOf: spdy3)
+            translateNames(&storage, &fields, lengthSize: lengthSize)
+        }
+        return SPDYHeaders(storage: storage, fields: fields)
+    }
+
+    /// Renames SPDY/2 names (`url`, …) to their SPDY/3 spelling (`:path`, …), in place.
+    ///
+    /// A name is preceded by its own length field, which nothing refers to once
+    /// the block is parsed; the SPDY/3 name, at most two bytes longer, is written
+    /// so that it ends where the SPDY/2 name ends. The parts of one value are
+    /// adjacent fields sharing one name.
+    private static func translateNames(_ storage: inout [UInt8], _ fields: inout [SPDYHeaders.Field], lengthSize: Int) {
+        storage.withUnsafeMutableBytes { bytes in
+            var lastOriginalStart = UInt32.max
+            var lastStart: UInt32 = 0
+            var lastLength: UInt32 = 0
+            for k in fields.indices {
+                if fields[k].nameStart == lastOriginalStart {
+                    fields[k].nameStart = lastStart
+                    fields[k].nameLength = lastLength
+                    continue
+                }
+                lastOriginalStart = fields[k].nameStart
+                let start = Int(fields[k].nameStart)
+                let length = Int(fields[k].nameLength)
+                for (spdy3, spdy2) in SPDYHeaderNames.table where spdy2.count == length {
+                    if UnsafeRawBufferPointer(rebasing: bytes[start..<(start + length)]).elementsEqual(spdy2) {
+                        let newStart = start + length - spdy3.count
+                        precondition(newStart >= start - lengthSize)
+                        UnsafeMutableRawBufferPointer(rebasing: bytes[newStart..<(start + length)])
+                            .copyBytes(from: spdy3)
+                        fields[k].nameStart = UInt32(newStart)
+                        fields[k].nameLength = UInt32(spdy3.count)
                         break
                     }
                 }
+                lastStart = fields[k].nameStart
+                lastLength = fields[k].nameLength
             }
         }
-        return SPDYHeaders(storage: storage, fields: sorted)
     }
+
+    /// Compares two names of a block by their bytes (strcmp order): -1, 0 or 1.
+    @inline(__always)
+    private static func compareNames(
+        _ base: UnsafeRawPointer,
+        _ a: Int,
+        _ aLength: Int,
+        _ b: Int,
+        _ bLength: Int
+    ) -> Int {
+        let n = min(aLength, bLength)
+        var i = 0
+        while i < n {
+            let x = base.load(fromByteOffset: a + i, as: UInt8.self)
+            let y = base.load(fromByteOffset: b + i, as: UInt8.self)
+            if x != y { return x < y ? -1 : 1 }
+            i += 1
+        }
+        return aLength == bLength ? 0 : (aLength < bLength ? -1 : 1)
+    }
+
+    /// Why the name at `name` breaks the rules (empty, a byte outside 0x20–0x7e,
+    /// an uppercase letter), or `nil`. `readable` bytes from `name` on are in the block.
+    ///
+    /// Eight bytes at a time where eight bytes can be loaded; a word that may hold
+    /// a bad byte is checked byte by byte, so the first bad byte is the one reported.
+    @inline(__always)
+    private static func checkName(_ name: UnsafeRawPointer, count: Int, readable: Int) -> String? {
+        if count == 0 { return "a header name is empty" }
+        var i = 0
+        while i < count {
+            let chunk = min(count - i, 8)
+            if readable - i >= 8 && !wordMayHoldNonNameByte(loadPadded(name + i, chunk)) {
+                i += chunk
+                continue
+            }
+            for j in i..<(i + chunk) {
+                let c = name.load(fromByteOffset: j, as: UInt8.self)
+                if !isReceivedNameByte(c) {
+                    return "a header name holds the byte 0x\(String(c, radix: 16))"
+                }
+            }
+            i += chunk
+        }
+        return nil
+    }
+
+    /// Why the value at `value` breaks the rules (a control byte other than HT,
+    /// DEL, an empty NUL-separated part), or `nil`; adds its NULs to `nulCount`.
+    /// `readable` bytes from `value` on are in the block.
+    ///
+    /// Eight bytes at a time where eight bytes can be loaded: a word with no byte
+    /// below 0x20 and none equal to 0x7f (the common case) is skipped whole; any
+    /// other is checked byte by byte, in order, so the first problem is the one reported.
+    @inline(__always)
+    private static func checkValue(
+        _ value: UnsafeRawPointer,
+        count: Int,
+        readable: Int,
+        nulCount: inout Int
+    ) -> String? {
+        var partStart = 0
+        var nuls = 0
+        var i = 0
+        while true {
+            // Sixteen bytes per round while no word may hold a special byte.
+            while count &- i >= 16 {
+                let a = value.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let b = value.loadUnaligned(fromByteOffset: i &+ 8, as: UInt64.self)
+                if (specialValueByteBits(a) | specialValueByteBits(b)) != 0 { break }
+                i &+= 16
+            }
+            guard i < count else { break }
+            let chunk = min(count &- i, 8)
+            if readable &- i >= 8 && specialValueByteBits(loadPadded(value + i, chunk)) == 0 {
+                i += chunk
+                continue
+            }
+            for j in i..<(i + chunk) {
+                let c = value.load(fromByteOffset: j, as: UInt8.self)
+                if !isPlainValueByte(c) {
+                    if c != 0 {
+                        return "a header value holds the control byte 0x\(String(c, radix: 16))"
+                    }
+                    if j == partStart { return "a header value has an empty NUL-separated part" }
+                    nuls += 1
+                    partStart = j + 1
+                }
+            }
+            i += chunk
+        }
+        if nuls > 0 && partStart == count {
+            return "a header value has an empty NUL-separated part"
+        }
+        nulCount += nuls
+        return nil
+    }
+}
+
+/// The eight bytes at `p` (which must all be loadable) as a little-endian word,
+/// with the bytes from `count` (1–8) on replaced by `a`, which every rule allows.
+@inline(__always)
+func loadPadded(_ p: UnsafeRawPointer, _ count: Int) -> UInt64 {
+    let word = UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
+    if count >= 8 { return word }
+    let mask: UInt64 = (1 << (UInt64(truncatingIfNeeded: count) &* 8)) &- 1
+    return (word & mask) | (0x6161_6161_6161_6161 & ~mask)
+}
+
+/// Whether the eight bytes of `word` may hold a byte that is not allowed in a
+/// received name: `false` proves that all are within 0x20–0x7e and none is `A`–`Z`.
+@inline(__always)
+func wordMayHoldNonNameByte(_ word: UInt64) -> Bool {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highs: UInt64 = 0x8080_8080_8080_8080
+    let low7 = word & 0x7f7f_7f7f_7f7f_7f7f
+    // 0x7f–0xff: the high bit, or the low seven bits all set. No carries cross bytes.
+    let high = (word | (low7 &+ ones)) & highs
+    // Below 0x20 (exact as a yes/no: a borrow only follows a byte below 0x20).
+    let below20 = (word &- ones &* 0x20) & ~word & highs
+    // 0x41–0x5a, exactly per byte ("hasbetween" of Bit Twiddling Hacks, m = 0x40, n = 0x5b).
+    let upper = ((ones &* (127 + 0x5b)) &- low7) & ~word & (low7 &+ ones &* (127 - 0x40)) & highs
+    return (high | below20 | upper) != 0
+}
+
+/// Whether `c` may appear in a received name: 0x20–0x7e except `A`–`Z`.
+@inline(__always)
+func isReceivedNameByte(_ c: UInt8) -> Bool {
+    c &- 0x20 <= 0x5e && c &- 0x41 >= 26
+}
+
+/// Whether `c` may appear in a value as is: HT, 0x20–0x7e and 0x80–0xff (not
+/// NUL, which separates values, nor other control bytes or DEL).
+@inline(__always)
+func isPlainValueByte(_ c: UInt8) -> Bool {
+    (c >= 0x20 && c != 0x7f) || c == 0x09
+}
+
+/// Nonzero if the eight bytes of `word` may hold a byte that is not a plain
+/// value byte: zero proves that none is below 0x20 or equal to 0x7f.
+@inline(__always)
+func specialValueByteBits(_ word: UInt64) -> UInt64 {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highs: UInt64 = 0x8080_8080_8080_8080
+    // A byte below 0x20 borrows into its high bit; so does 0x7f xor 0x7f = 0.
+    let below20 = (word &- ones &* 0x20) & ~word & highs
+    let del = word ^ (ones &* 0x7f)
+    let isDel = (del &- ones) & ~del & highs
+    return below20 | isDel
 }

@@ -18,7 +18,7 @@ import NIOCore
 /// ```
 public final class SPDYSession {
     /// Options and limits of a session.
-    public struct Configuration {
+    public struct Configuration: Sendable, Hashable {
         /// Send WINDOW_UPDATE automatically once half a window has been received
         /// (clear it for the reference's option `NO_AUTO_WINDOW_UPDATE`: the application
         /// then calls ``SPDYSession/submitWindowUpdate(streamID:delta:)`` itself). Default `true`.
@@ -497,6 +497,10 @@ public final class SPDYSession {
     /// Submits a SYN_STREAM with explicit flags (`submit_syn_stream`). The associated
     /// stream is used for server push on a server and ignored on a client.
     ///
+    /// With a data provider (an extension of the reference API), its data follows as
+    /// DATA frames once the SYN_STREAM is out, the last one with FIN: the way to push a
+    /// resource with a body.
+    ///
     /// - Returns: the new stream's ID.
     @discardableResult
     public func submitSynStream(
@@ -504,14 +508,15 @@ public final class SPDYSession {
         priority: UInt8,
         headers: SPDYHeaders,
         associatedStreamID: SPDYStreamID = .zero,
-        streamUserData: Any? = nil
+        streamUserData: Any? = nil,
+        dataProvider: SPDYDataProvider? = nil
     ) throws(SPDYError) -> SPDYStreamID {
         try submitSynStreamShared(
-            flags: flags,
+            flags: dataProvider == nil ? flags : flags.subtracting(.fin),
             associatedStreamID: associatedStreamID,
             priority: priority,
             headers: headers,
-            dataProvider: nil,
+            dataProvider: dataProvider,
             streamUserData: streamUserData
         )
     }

@@ -1,0 +1,476 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOSSL
+import NIOTLS
+import SPDY
+
+/// The callbacks of one client stream: the reference's `BaseSPDYStreamHandler`.
+///
+/// Subclass it and pass an instance to ``SPDYClientConnection/request(_:handler:)``.
+/// Its methods run on the connection's event loop.
+open class SPDYStreamHandler {
+    /// The stream, once the request is submitted (`stream_id`).
+    public internal(set) var streamID: SPDYStreamID?
+
+    /// Creates a stream handler.
+    public init() {}
+
+    /// Header block of a SYN_REPLY or HEADERS frame (`on_header`).
+    open func onHeader(_ headers: SPDYHeaders) {}
+    /// A piece of the response body (`on_data`).
+    open func onData(_ data: ByteBuffer) {}
+    /// The stream closed with `status` (`on_close`); ``SPDYStreamStatus/ok`` when the response
+    /// arrived completely.
+    open func onClose(_ status: SPDYStreamStatus) {}
+    /// The connection closed (or failed) before the stream did.
+    open func onConnectionClosed(error: (any Error)?) {
+        onClose(.cancel)
+    }
+}
+
+/// A request to send on a ``SPDYClientConnection``.
+public struct SPDYClientRequest: Sendable {
+    /// The method, such as `GET`.
+    public var method: String
+    /// The path with its query.
+    public var path: String
+    /// `https` or `http`.
+    public var scheme: String
+    /// The host, with `:port` when it is not the default.
+    public var authority: String
+    /// More headers (names are lowercased on the wire).
+    public var headers: [(name: String, value: String)]
+    /// The body, sent as DATA frames.
+    public var body: ByteBuffer?
+    /// The priority, 0 (highest) to 7 (3 on SPDY/2).
+    public var priority: UInt8
+
+    /// Creates a request.
+    public init(
+        method: String = "GET",
+        path: String = "/",
+        scheme: String = "https",
+        authority: String,
+        headers: [(name: String, value: String)] = [],
+        body: ByteBuffer? = nil,
+        priority: UInt8 = 3
+    ) {
+        self.method = method
+        self.path = path
+        self.scheme = scheme
+        self.authority = authority
+        self.headers = headers
+        self.body = body
+        self.priority = priority
+    }
+
+    /// The SPDY header block of the request.
+    public var spdyHeaders: SPDYHeaders {
+        var block: SPDYHeaders = [
+            (":method", method), (":path", path), (":version", "HTTP/1.1"), (":scheme", scheme), (":host", authority),
+        ]
+        for (name, value) in headers {
+            let lower = name.lowercased()
+            if [":method", ":path", ":version", ":scheme", ":host"].contains(lower) {
+                block.replaceOrAdd(name: lower, value: value)
+            } else {
+                block.add(name: name, value: value)
+            }
+        }
+        return block
+    }
+}
+
+/// A response from ``SPDYClientConnection/request(_:)``.
+public struct SPDYClientResponse: Sendable {
+    /// The `:status` value, such as `200 OK`.
+    public var status: String
+    /// The numeric status code, or 0 when `:status` does not start with one.
+    public var statusCode: Int { Int(status.prefix { $0.isNumber }) ?? 0 }
+    /// The response headers (pseudo-headers included).
+    public var headers: SPDYHeaders
+    /// The body, as it arrives.
+    public var body: AsyncThrowingStream<ByteBuffer, any Error>
+
+    /// Collects the whole body; throws when it exceeds `maxBytes`.
+    public func collectBody(upTo maxBytes: Int = .max) async throws -> ByteBuffer {
+        var all = ByteBuffer()
+        for try await var chunk in body {
+            guard all.readableBytes + chunk.readableBytes <= maxBytes else {
+                throw SPDYClientError.bodyTooLarge(limit: maxBytes)
+            }
+            all.writeBuffer(&chunk)
+        }
+        return all
+    }
+}
+
+/// Errors of the client.
+public enum SPDYClientError: Error, Sendable, Hashable {
+    /// The server did not negotiate a SPDY version by ALPN.
+    case negotiationFailed(String?)
+    /// The stream was reset with `status` before the response completed.
+    case streamReset(SPDYStreamStatus)
+    /// The connection closed before the response completed.
+    case connectionClosed
+    /// The response body exceeded the caller's limit.
+    case bodyTooLarge(limit: Int)
+    /// The request could not be submitted.
+    case submitFailed(String)
+    /// The URL cannot be fetched (bad syntax or an unsupported scheme).
+    case badURL(String)
+}
+
+/// A SPDY client: connects over TLS (negotiating the version by ALPN) or plain TCP.
+public final class SPDYClient: Sendable {
+    /// Settings of a client.
+    public struct Configuration: Sendable {
+        /// Versions offered by ALPN, most preferred first.
+        public var versions: [SPDYVersion]
+        /// The version spoken over plain TCP (`http://` URLs).
+        public var plainVersion: SPDYVersion
+        /// Check the server's certificate (turn off for self-signed development servers).
+        public var verifyCertificates: Bool
+        /// Extra trusted root certificates.
+        public var trustRoots: [NIOSSLCertificate]?
+        /// Give up connecting (TCP and TLS) after this long.
+        public var connectTimeout: TimeAmount
+        /// Session options and limits.
+        public var session: SPDYSession.Configuration
+        /// MAX_CONCURRENT_STREAMS announced to the server. Default 100.
+        public var maxConcurrentStreams: UInt32
+
+        /// Creates a configuration.
+        public init(
+            versions: [SPDYVersion] = SPDYVersion.negotiationPreference,
+            plainVersion: SPDYVersion = .v3_1,
+            verifyCertificates: Bool = true,
+            trustRoots: [NIOSSLCertificate]? = nil,
+            connectTimeout: TimeAmount = .seconds(10),
+            session: SPDYSession.Configuration = .init(),
+            maxConcurrentStreams: UInt32 = 100
+        ) {
+            self.versions = versions
+            self.plainVersion = plainVersion
+            self.verifyCertificates = verifyCertificates
+            self.trustRoots = trustRoots
+            self.connectTimeout = connectTimeout
+            self.session = session
+            self.maxConcurrentStreams = maxConcurrentStreams
+        }
+    }
+
+    /// The configuration.
+    public let configuration: Configuration
+    /// The event loops of the connections.
+    public let group: any EventLoopGroup
+    private let ownsGroup: Bool
+    private let sslContext: NIOSSLContext
+
+    /// Creates a client.
+    public init(configuration: Configuration = .init(), group: (any EventLoopGroup)? = nil) throws {
+        self.configuration = configuration
+        if let group {
+            self.group = group
+            ownsGroup = false
+        } else {
+            self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            ownsGroup = true
+        }
+        sslContext = try NIOSSLContext(
+            configuration: SPDYTLS.clientConfiguration(
+                versions: configuration.versions,
+                verifyCertificates: configuration.verifyCertificates,
+                trustRoots: configuration.trustRoots
+            )
+        )
+    }
+
+    /// Opens a connection; `tls` negotiates the version by ALPN, otherwise
+    /// ``Configuration-swift.struct/plainVersion`` is spoken.
+    public func connect(host: String, port: Int, tls: Bool = true) async throws -> SPDYClientConnection {
+        let configuration = self.configuration
+        let sslContext = self.sslContext
+        let result = NIOLockedValueBox<EventLoopPromise<SPDYClientConnection>?>(nil)
+        let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(configuration.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                let promise = channel.eventLoop.makePromise(of: SPDYClientConnection.self)
+                result.withLockedValue { $0 = promise }
+                channel.closeFuture.whenComplete { _ in promise.fail(SPDYClientError.connectionClosed) }
+                if !tls {
+                    return channel.eventLoop.makeCompletedFuture {
+                        let connection = try SPDYClientConnection.install(
+                            on: channel,
+                            version: configuration.plainVersion,
+                            configuration: configuration
+                        )
+                        promise.succeed(connection)
+                    }
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+                    let ssl = try NIOSSLClientHandler(context: sslContext, serverHostname: isAddress ? nil : host)
+                    try channel.pipeline.syncOperations.addHandler(ssl)
+                    let alpn = ApplicationProtocolNegotiationHandler { negotiation, channel in
+                        guard case .negotiated(let name) = negotiation, let version = SPDYVersion(protocolName: name)
+                        else {
+                            promise.fail(SPDYClientError.negotiationFailed(nil))
+                            return channel.close()
+                        }
+                        return channel.eventLoop.makeCompletedFuture {
+                            let connection = try SPDYClientConnection.install(
+                                on: channel,
+                                version: version,
+                                configuration: configuration
+                            )
+                            promise.succeed(connection)
+                        }
+                    }
+                    try channel.pipeline.syncOperations.addHandler(alpn)
+                }
+            }
+            .connect(host: host, port: port)
+            .get()
+        guard let promise = result.withLockedValue({ $0 }) else {
+            channel.close(promise: nil)
+            throw SPDYClientError.connectionClosed
+        }
+        let timeout = channel.eventLoop.scheduleTask(in: configuration.connectTimeout) {
+            promise.fail(SPDYClientError.negotiationFailed("timed out"))
+            channel.close(promise: nil)
+        }
+        defer { timeout.cancel() }
+        return try await promise.futureResult.get()
+    }
+
+    /// Shuts down the client's own event loops (a group passed in is left running).
+    public func shutdown() async throws {
+        if ownsGroup {
+            try await group.shutdownGracefully()
+        }
+    }
+}
+
+/// One client connection: submit requests with callbacks or `async`.
+public final class SPDYClientConnection: @unchecked Sendable {
+    /// The negotiated version.
+    public let version: SPDYVersion
+    /// The connection's event loop; callbacks run there.
+    public let eventLoop: any EventLoop
+    /// The channel.
+    public let channel: any Channel
+    private let connection: SPDYConnection
+    private var handlers: [SPDYStreamID: SPDYStreamHandler] = [:]
+    private var closedError: (any Error)?
+    private var isClosed = false
+
+    /// Called (on the event loop) for each stream the server pushes; return a handler to
+    /// accept it, `nil` to refuse it (RST_STREAM CANCEL). Set it right after connecting.
+    public var onPush: ((SPDYStreamID, SPDYStreamID, SPDYHeaders) -> SPDYStreamHandler?)?
+
+    private init(version: SPDYVersion, channel: any Channel, connection: SPDYConnection) {
+        self.version = version
+        self.channel = channel
+        self.eventLoop = channel.eventLoop
+        self.connection = connection
+    }
+
+    static func install(
+        on channel: any Channel,
+        version: SPDYVersion,
+        configuration: SPDYClient.Configuration
+    ) throws -> SPDYClientConnection {
+        let session = try SPDYSession(role: .client, version: version, configuration: configuration.session)
+        let connection = SPDYConnection(session: session)
+        let client = SPDYClientConnection(version: version, channel: channel, connection: connection)
+        let maxStreams = configuration.maxConcurrentStreams
+        connection.onActive = { connection in
+            try? connection.session.submitSettings(entries: [.init(id: .maxConcurrentStreams, value: maxStreams)])
+        }
+        connection.onClose = { [client] _, error in client.connectionClosed(error) }
+        session.callbacks.onControlFrameReceived = { [unowned client] _, frame, _ in client.controlFrame(frame) }
+        session.callbacks.onDataChunkReceived = { [unowned client] _, _, id, data in
+            client.handlers[id]?.onData(data)
+        }
+        session.callbacks.onStreamClosed = { [unowned client] _, id, status in
+            client.handlers.removeValue(forKey: id)?.onClose(status)
+        }
+        try channel.pipeline.syncOperations.addHandler(connection)
+        return client
+    }
+
+    private func controlFrame(_ frame: SPDYFrame) {
+        switch frame {
+        case .synReply(let reply):
+            handlers[reply.streamID]?.onHeader(reply.headers)
+        case .headers(let more):
+            handlers[more.streamID]?.onHeader(more.headers)
+        case .synStream(let push):
+            if let handler = onPush?(push.streamID, push.associatedStreamID, push.headers) {
+                handler.streamID = push.streamID
+                handlers[push.streamID] = handler
+                handler.onHeader(push.headers)
+            } else {
+                try? connection.session.submitRstStream(streamID: push.streamID, status: .cancel)
+                connection.flush()
+            }
+        default:
+            break
+        }
+    }
+
+    private func connectionClosed(_ error: (any Error)?) {
+        isClosed = true
+        closedError = error
+        let open = handlers
+        handlers = [:]
+        for handler in open.values {
+            handler.onConnectionClosed(error: error)
+        }
+    }
+
+    /// Submits a request; `handler` sees its headers, body and close (on the event loop).
+    public func request(_ request: SPDYClientRequest, handler: SPDYStreamHandler) {
+        self.request(
+            headers: request.spdyHeaders,
+            body: request.body,
+            priority: request.priority,
+            handler: handler
+        )
+    }
+
+    /// Submits a request with a header block as it is (the caller provides `:method`,
+    /// `:path`, `:version`, `:scheme` and `:host`).
+    public func request(headers: SPDYHeaders, body: ByteBuffer?, priority: UInt8, handler: SPDYStreamHandler) {
+        guard eventLoop.inEventLoop else {
+            let bound = UncheckedSendable((headers, handler))
+            eventLoop.execute {
+                self.request(headers: bound.value.0, body: body, priority: priority, handler: bound.value.1)
+            }
+            return
+        }
+        guard !isClosed else {
+            handler.onConnectionClosed(error: closedError)
+            return
+        }
+        do {
+            let id = try connection.session.submitRequest(
+                priority: min(priority, version.lowestPriority),
+                headers: headers,
+                dataProvider: body.map { .buffer($0) }
+            )
+            handler.streamID = id
+            handlers[id] = handler
+            connection.flush()
+        } catch {
+            handler.onConnectionClosed(error: error)
+        }
+    }
+
+    /// Sends a request and returns the response head; the body streams in
+    /// ``SPDYClientResponse/body``.
+    public func request(_ request: SPDYClientRequest) async throws -> SPDYClientResponse {
+        try await self.request(headers: request.spdyHeaders, body: request.body, priority: request.priority)
+    }
+
+    /// Sends a request with a header block as it is and returns the response head.
+    public func request(headers: SPDYHeaders, body: ByteBuffer? = nil, priority: UInt8 = 3) async throws
+        -> SPDYClientResponse
+    {
+        let (bodyStream, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
+        return try await withCheckedThrowingContinuation { head in
+            let handler = AsyncStreamHandler(head: head, body: continuation, bodyStream: bodyStream)
+            self.request(headers: headers, body: body, priority: priority, handler: handler)
+        }
+    }
+
+    /// Pings the server; completes when the reply arrives.
+    public func ping() -> EventLoopFuture<Void> {
+        eventLoop.flatSubmit {
+            let promise = self.eventLoop.makePromise(of: Void.self)
+            let id = self.connection.session.submitPing()
+            let previous = self.connection.session.callbacks.onControlFrameReceived
+            self.connection.session.callbacks.onControlFrameReceived = { session, frame, header in
+                if case .ping(let ping) = frame, ping.id == id {
+                    promise.succeed(())
+                }
+                try previous?(session, frame, header)
+            }
+            self.connection.flush()
+            return promise.futureResult
+        }
+    }
+
+    /// Sends GOAWAY; streams in flight finish, then the connection closes.
+    public func close() {
+        eventLoop.execute { self.connection.shutdownGracefully() }
+    }
+
+    /// The number of streams waiting for their response.
+    public var openStreams: Int {
+        eventLoop.preconditionInEventLoop()
+        return handlers.count
+    }
+}
+
+/// Moves a non-Sendable value to the event loop it belongs to.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+/// Turns stream callbacks into a response head and an async body.
+private final class AsyncStreamHandler: SPDYStreamHandler {
+    private var head: CheckedContinuation<SPDYClientResponse, any Error>?
+    private let body: AsyncThrowingStream<ByteBuffer, any Error>.Continuation
+    private let bodyStream: AsyncThrowingStream<ByteBuffer, any Error>
+
+    init(
+        head: CheckedContinuation<SPDYClientResponse, any Error>,
+        body: AsyncThrowingStream<ByteBuffer, any Error>.Continuation,
+        bodyStream: AsyncThrowingStream<ByteBuffer, any Error>
+    ) {
+        self.head = head
+        self.body = body
+        self.bodyStream = bodyStream
+    }
+
+    override func onHeader(_ headers: SPDYHeaders) {
+        guard let head else { return }
+        self.head = nil
+        head.resume(
+            returning: SPDYClientResponse(status: headers[":status"] ?? "", headers: headers, body: bodyStream)
+        )
+    }
+
+    override func onData(_ data: ByteBuffer) {
+        body.yield(data)
+    }
+
+    override func onClose(_ status: SPDYStreamStatus) {
+        if status == .ok {
+            if let head {
+                self.head = nil
+                head.resume(throwing: SPDYClientError.streamReset(status))
+            }
+            body.finish()
+        } else {
+            fail(SPDYClientError.streamReset(status))
+        }
+    }
+
+    override func onConnectionClosed(error: (any Error)?) {
+        fail(error ?? SPDYClientError.connectionClosed)
+    }
+
+    private func fail(_ error: any Error) {
+        if let head {
+            self.head = nil
+            head.resume(throwing: error)
+        }
+        body.finish(throwing: error)
+    }
+}

@@ -1,0 +1,250 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOSSL
+import NIOTLS
+import SPDY
+
+/// A SPDY server: the reference's `ThreadedSPDYServer`.
+///
+/// It listens on IPv4 and IPv6, runs connections on every core (a
+/// multi-threaded event loop group), negotiates `spdy/3.1`, `spdy/3` or
+/// `spdy/2` by TLS ALPN, or speaks one configured version over plain TCP, and
+/// hands each complete request to a new instance of a ``SPDYRequestHandler``
+/// subclass.
+public final class SPDYServer: @unchecked Sendable {
+    /// How connections are secured.
+    public enum Transport: Sendable {
+        /// TLS with ALPN offering `versions` (most preferred first).
+        case tls(SPDYTLS.Identity, versions: [SPDYVersion])
+        /// Plain TCP speaking one version (no negotiation).
+        case plain(SPDYVersion)
+    }
+
+    /// Settings of a server.
+    public struct Configuration: Sendable {
+        /// The address to listen on; `nil` listens on every IPv6 and IPv4 address.
+        public var host: String?
+        /// The port; 0 picks a free one (see ``SPDYServer/port``).
+        public var port: Int
+        /// TLS or plain TCP.
+        public var transport: Transport
+        /// MAX_CONCURRENT_STREAMS announced to every client in the first SETTINGS. Default 100.
+        public var maxConcurrentStreams: UInt32
+        /// Connections served at once; more are closed on arrival. Default 10 000.
+        public var maxConnections: Int
+        /// A connection with no traffic for this long is sent GOAWAY and closed. Default 5 minutes.
+        public var idleTimeout: TimeAmount?
+        /// A TLS handshake (with ALPN) must finish within this time. Default 10 seconds.
+        public var handshakeTimeout: TimeAmount
+        /// The largest request body buffered for a handler; larger requests get 413. Default 16 MiB.
+        public var maxRequestBodySize: Int
+        /// Session options and limits.
+        public var session: SPDYSession.Configuration
+        /// Event loop threads when the server creates its own group. Default: one per core.
+        public var threads: Int
+
+        /// Creates a configuration.
+        public init(
+            host: String? = nil,
+            port: Int,
+            transport: Transport,
+            maxConcurrentStreams: UInt32 = 100,
+            maxConnections: Int = 10_000,
+            idleTimeout: TimeAmount? = .minutes(5),
+            handshakeTimeout: TimeAmount = .seconds(10),
+            maxRequestBodySize: Int = 16 << 20,
+            session: SPDYSession.Configuration = .init(),
+            threads: Int = System.coreCount
+        ) {
+            self.host = host
+            self.port = port
+            self.transport = transport
+            self.maxConcurrentStreams = maxConcurrentStreams
+            self.maxConnections = maxConnections
+            self.idleTimeout = idleTimeout
+            self.handshakeTimeout = handshakeTimeout
+            self.maxRequestBodySize = maxRequestBodySize
+            self.session = session
+            self.threads = threads
+        }
+    }
+
+    /// The configuration.
+    public let configuration: Configuration
+    /// The request handler class.
+    public let handlerType: SPDYRequestHandler.Type
+    /// The event loops serving connections.
+    public let group: any EventLoopGroup
+    /// Logs connection-level events.
+    public var logger: Logger
+
+    private let ownsGroup: Bool
+    private let sslContext: NIOSSLContext?
+    private let state = NIOLockedValueBox(State())
+
+    private struct State {
+        var channels: [any Channel] = []
+        var connections: [ObjectIdentifier: (channel: any Channel, connection: NIOLoopBound<SPDYConnection>)] = [:]
+        var shuttingDown = false
+    }
+
+    /// Creates a server; call ``start()`` to listen.
+    public init(
+        configuration: Configuration,
+        handler: SPDYRequestHandler.Type,
+        group: (any EventLoopGroup)? = nil,
+        logger: Logger = Logger(label: "swift-spdy.server")
+    ) throws {
+        self.configuration = configuration
+        self.handlerType = handler
+        self.logger = logger
+        if let group {
+            self.group = group
+            self.ownsGroup = false
+        } else {
+            self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
+            self.ownsGroup = true
+        }
+        if case .tls(let identity, let versions) = configuration.transport {
+            sslContext = try NIOSSLContext(
+                configuration: SPDYTLS.serverConfiguration(identity: identity, versions: versions))
+        } else {
+            sslContext = nil
+        }
+    }
+
+    /// The addresses the server listens on.
+    public var localAddresses: [SocketAddress] {
+        state.withLockedValue { $0.channels.compactMap(\.localAddress) }
+    }
+
+    /// The port the server listens on.
+    public var port: Int? { localAddresses.first?.port }
+
+    /// The number of open connections.
+    public var connectionCount: Int { state.withLockedValue { $0.connections.count } }
+
+    /// Starts listening: on `host` if one is configured, else on `::` (and `0.0.0.0`
+    /// where IPv6 is not dual-stack or not available).
+    public func start() throws {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { [self] channel in
+                self.initializeChild(channel)
+            }
+        var channels: [any Channel] = []
+        if let host = configuration.host {
+            channels.append(try bootstrap.bind(host: host, port: configuration.port).wait())
+        } else {
+            do {
+                let v6 = try bootstrap.bind(host: "::", port: configuration.port).wait()
+                channels.append(v6)
+                // Linux binds :: dual-stack by default; try 0.0.0.0 too where it is not.
+                if let port = v6.localAddress?.port,
+                    let v4 = try? bootstrap.bind(host: "0.0.0.0", port: port).wait()
+                {
+                    channels.append(v4)
+                }
+            } catch {
+                channels.append(try bootstrap.bind(host: "0.0.0.0", port: configuration.port).wait())
+            }
+        }
+        state.withLockedValue { $0.channels = channels }
+        for channel in channels {
+            logger.info("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+        }
+    }
+
+    private func initializeChild(_ channel: any Channel) -> EventLoopFuture<Void> {
+        let admitted = state.withLockedValue { state -> Bool in
+            !state.shuttingDown && state.connections.count < configuration.maxConnections
+        }
+        guard admitted else {
+            return channel.close()
+        }
+        switch configuration.transport {
+        case .plain(let version):
+            return channel.eventLoop.makeCompletedFuture {
+                try self.addSPDYHandlers(to: channel, version: version)
+            }
+        case .tls:
+            let negotiated = NIOLockedValueBox(false)
+            let timeout = channel.eventLoop.scheduleTask(in: configuration.handshakeTimeout) {
+                if !negotiated.withLockedValue({ $0 }) {
+                    channel.close(promise: nil)
+                }
+            }
+            channel.closeFuture.whenComplete { _ in timeout.cancel() }
+            let alpn = ApplicationProtocolNegotiationHandler { [self] result, channel in
+                negotiated.withLockedValue { $0 = true }
+                timeout.cancel()
+                guard case .negotiated(let name) = result, let version = SPDYVersion(protocolName: name) else {
+                    self.logger.debug(
+                        "closing a connection that did not negotiate SPDY", metadata: ["alpn": "\(result)"])
+                    return channel.close()
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    try self.addSPDYHandlers(to: channel, version: version)
+                }
+            }
+            return channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext!))
+                try channel.pipeline.syncOperations.addHandler(alpn)
+            }
+        }
+    }
+
+    private func addSPDYHandlers(to channel: any Channel, version: SPDYVersion) throws {
+        let session = try SPDYSession(role: .server, version: version, configuration: configuration.session)
+        let connection = SPDYConnection(session: session)
+        let serverConnection = SPDYServerConnection(server: self, connection: connection, version: version)
+        serverConnection.install()
+        let id = ObjectIdentifier(connection)
+        let bound = NIOLoopBound(connection, eventLoop: channel.eventLoop)
+        state.withLockedValue { $0.connections[id] = (channel, bound) }
+        channel.closeFuture.whenComplete { [self] _ in
+            _ = state.withLockedValue { $0.connections.removeValue(forKey: id) }
+        }
+        if let idle = configuration.idleTimeout {
+            try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idle))
+        }
+        try channel.pipeline.syncOperations.addHandler(connection)
+    }
+
+    /// Stops accepting connections, sends GOAWAY on every connection, lets requests in
+    /// flight finish, and completes when every connection has closed (or after `timeout`,
+    /// when the rest are closed). A group the server created is shut down too.
+    public func shutdownGracefully(timeout: TimeAmount = .seconds(30)) async throws {
+        let (channels, connections) = state.withLockedValue { state in
+            state.shuttingDown = true
+            return (state.channels, Array(state.connections.values))
+        }
+        for channel in channels {
+            try? await channel.close()
+        }
+        for (channel, connection) in connections {
+            channel.eventLoop.execute { connection.value.shutdownGracefully() }
+            // Whatever is still open at the deadline is closed.
+            channel.eventLoop.scheduleTask(in: timeout) { connection.value.close() }
+        }
+        for (channel, _) in connections {
+            try? await channel.closeFuture.get()
+        }
+        if ownsGroup {
+            try await group.shutdownGracefully()
+        }
+    }
+
+    /// Blocks until the listening sockets close.
+    public func wait() throws {
+        let channels = state.withLockedValue { $0.channels }
+        for channel in channels {
+            try channel.closeFuture.wait()
+        }
+    }
+}

@@ -1,0 +1,246 @@
+import NIOCore
+import NIOPosix
+import NIOSPDY
+import SPDY
+import Testing
+
+/// A handler exercising the request-handler API.
+final class TestHandler: SPDYRequestHandler {
+    override func doGET() {
+        switch path {
+        case "/notfound":
+            sendError(404)
+        case "/headers":
+            sendResponse(200)
+            sendHeader("content-type", "text/plain")
+            let lines = headers.map { "\($0.name)=\($0.value)" }.joined(separator: "\n")
+            wfile.write("\(command) \(path) \(requestVersion) \(scheme) \(host)\n\(lines)\n")
+        case "/push":
+            push(headers: [(":path", "/pushed.css"), ("content-type", "text/css")], body: ByteBuffer(string: "body{}"))
+            sendResponse(200)
+            wfile.write("page with a push")
+        case "/big":
+            sendResponse(200)
+            let writer = startStreaming()
+            let total = 5 << 20
+            @Sendable func send(_ sent: Int) {
+                guard sent < total else {
+                    writer.finish()
+                    return
+                }
+                let chunk = ByteBuffer(repeating: UInt8(truncatingIfNeeded: sent / 65536), count: 65536)
+                writer.write(chunk).whenSuccess { send(sent + 65536) }
+            }
+            send(0)
+        case "/nothing":
+            break
+        default:
+            sendResponse(200)
+            sendHeader("content-type", "text/html; charset=UTF-8")
+            wfile.write("<html><body>hello \(path)</body></html>")
+        }
+    }
+
+    override func doPOST() {
+        sendResponse(201, message: "Stored")
+        var body = rfile
+        wfile.write(body.readString(length: body.readableBytes) ?? "")
+    }
+}
+
+struct Harness {
+    let server: SPDYServer
+    let client: SPDYClient
+    let port: Int
+
+    static func start(
+        _ transport: SPDYServer.Transport,
+        client configuration: SPDYClient.Configuration = .init(verifyCertificates: false),
+        server tweak: (inout SPDYServer.Configuration) -> Void = { _ in }
+    ) throws -> Harness {
+        var serverConfiguration = SPDYServer.Configuration(host: "127.0.0.1", port: 0, transport: transport, threads: 2)
+        tweak(&serverConfiguration)
+        let server = try SPDYServer(configuration: serverConfiguration, handler: TestHandler.self)
+        try server.start()
+        let client = try SPDYClient(configuration: configuration)
+        return Harness(server: server, client: client, port: server.port!)
+    }
+
+    func connect(tls: Bool) async throws -> SPDYClientConnection {
+        try await client.connect(host: "127.0.0.1", port: port, tls: tls)
+    }
+
+    func stop() async throws {
+        try await client.shutdown()
+        try await server.shutdownGracefully(timeout: .seconds(5))
+    }
+}
+
+@Suite("Server and client over real sockets")
+struct ServerClientTests {
+    static let identity = try! SPDYTLS.Identity.selfSigned()
+
+    func get(_ connection: SPDYClientConnection, _ path: String) async throws -> (Int, String, SPDYHeaders) {
+        let response = try await connection.request(
+            SPDYClientRequest(path: path, scheme: "https", authority: "127.0.0.1")
+        )
+        let body = try await response.collectBody()
+        return (response.statusCode, String(buffer: body), response.headers)
+    }
+
+    @Test("Plain TCP: every version serves pages, 404s and POST bodies", arguments: SPDYVersion.allCases)
+    func plain(version: SPDYVersion) async throws {
+        let harness = try Harness.start(.plain(version), client: .init(plainVersion: version))
+        let connection = try await harness.connect(tls: false)
+        #expect(connection.version == version)
+        let (status, body, headers) = try await get(connection, "/index.html")
+        #expect(status == 200)
+        #expect(body == "<html><body>hello /index.html</body></html>")
+        #expect(headers["content-type"] == "text/html; charset=UTF-8")
+        #expect(headers[":version"] == "HTTP/1.1")
+        #expect(headers["server"]?.hasPrefix("swift-spdy/") == true)
+        #expect(headers["date"]?.hasSuffix(" GMT") == true)
+        let (missing, page, errorHeaders) = try await get(connection, "/notfound")
+        #expect(missing == 404)
+        #expect(page.contains("<p>Error code: 404</p>"))
+        #expect(errorHeaders["content-type"] == "text/html; charset=UTF-8")
+        #expect(errorHeaders["content-length"] == String(page.utf8.count))
+        let post = try await connection.request(
+            SPDYClientRequest(method: "POST", path: "/upload", authority: "x", body: ByteBuffer(string: "payload"))
+        )
+        #expect(post.status == "201 Stored")
+        #expect(String(buffer: try await post.collectBody()) == "payload")
+        try await harness.stop()
+    }
+
+    @Test(
+        "TLS: ALPN negotiates the best common version",
+        arguments: [
+            [SPDYVersion.v3_1, .v3, .v2], [.v3, .v2], [.v2],
+        ])
+    func tls(offered: [SPDYVersion]) async throws {
+        let harness = try Harness.start(
+            .tls(Self.identity, versions: SPDYVersion.negotiationPreference),
+            client: .init(versions: offered, verifyCertificates: false)
+        )
+        let connection = try await harness.connect(tls: true)
+        #expect(connection.version == offered.first)
+        let (status, body, _) = try await get(connection, "/")
+        #expect(status == 200)
+        #expect(body.contains("hello /"))
+        try await harness.stop()
+    }
+
+    @Test("TLS: a client that verifies certificates refuses the self-signed one; trusting it works")
+    func certificateVerification() async throws {
+        let harness = try Harness.start(.tls(Self.identity, versions: SPDYVersion.negotiationPreference))
+        let strict = try SPDYClient(configuration: .init(verifyCertificates: true))
+        await #expect(throws: (any Error).self) {
+            _ = try await strict.connect(host: "localhost", port: harness.port)
+        }
+        try await strict.shutdown()
+        let trusting = try SPDYClient(configuration: .init(trustRoots: Self.identity.certificateChain))
+        let connection = try await trusting.connect(host: "localhost", port: harness.port)
+        #expect(try await get(connection, "/").0 == 200)
+        try await trusting.shutdown()
+        try await harness.stop()
+    }
+
+    @Test("Handler dispatch: 501 for a method without a handler, 400 without required headers, 500 without a response")
+    func dispatch() async throws {
+        let harness = try Harness.start(.plain(.v3), client: .init(plainVersion: .v3))
+        let connection = try await harness.connect(tls: false)
+        let put = try await connection.request(SPDYClientRequest(method: "PUT", path: "/", authority: "x"))
+        #expect(put.statusCode == 501)
+        #expect(String(buffer: try await put.collectBody()).contains("Unsupported method (PUT)"))
+        let brew = try await connection.request(SPDYClientRequest(method: "BREW", path: "/", authority: "x"))
+        #expect(brew.statusCode == 501)
+        let noHost = try await connection.request(
+            headers: [(":method", "GET"), (":path", "/"), (":version", "HTTP/1.1"), (":scheme", "https")]
+        )
+        #expect(noHost.statusCode == 400)
+        #expect(String(buffer: try await noHost.collectBody()).contains("Error code: 400"))
+        let nothing = try await connection.request(SPDYClientRequest(path: "/nothing", authority: "x"))
+        #expect(nothing.statusCode == 500)
+        let head = try await get(connection, "/headers")
+        #expect(head.1.hasPrefix("GET /headers HTTP/1.1 https 127.0.0.1\n"))
+        try await harness.stop()
+    }
+
+    @Test("Server push from a handler reaches a client that accepts it")
+    func push() async throws {
+        let harness = try Harness.start(.plain(.v3_1), client: .init(plainVersion: .v3_1))
+        let connection = try await harness.connect(tls: false)
+        final class Collector: SPDYStreamHandler, @unchecked Sendable {
+            var headers = SPDYHeaders()
+            var body = ""
+            var closed: SPDYStreamStatus?
+            override func onHeader(_ headers: SPDYHeaders) { self.headers = headers }
+            override func onData(_ data: ByteBuffer) { body += String(buffer: data) }
+            override func onClose(_ status: SPDYStreamStatus) { closed = status }
+        }
+        let pushed = Collector()
+        try await connection.eventLoop.submit {
+            connection.onPush = { _, associated, _ in associated == 1 ? pushed : nil }
+        }.get()
+        let (status, body, _) = try await get(connection, "/push")
+        #expect(status == 200)
+        #expect(body == "page with a push")
+        try await connection.eventLoop.submit {}.get()
+        try await connection.eventLoop.submit {
+            #expect(pushed.headers[":path"] == "/pushed.css")
+            #expect(pushed.body == "body{}")
+            #expect(pushed.closed == .ok)
+        }.get()
+        try await harness.stop()
+    }
+
+    @Test("A streamed 5 MiB response flows under flow control, every version", arguments: SPDYVersion.allCases)
+    func streamedBody(version: SPDYVersion) async throws {
+        let harness = try Harness.start(.plain(version), client: .init(plainVersion: version))
+        let connection = try await harness.connect(tls: false)
+        let response = try await connection.request(SPDYClientRequest(path: "/big", authority: "x"))
+        var total = 0
+        var firstBytesOK = true
+        for try await chunk in response.body {
+            let expected = UInt8(truncatingIfNeeded: total / 65536)
+            if chunk.readableBytesView.first != expected { firstBytesOK = false }
+            total += chunk.readableBytes
+        }
+        #expect(total == 5 << 20)
+        #expect(firstBytesOK)
+        try await harness.stop()
+    }
+
+    @Test("The server announces MAX_CONCURRENT_STREAMS=100 and serves many streams at once")
+    func concurrentStreams() async throws {
+        let harness = try Harness.start(.plain(.v3), client: .init(plainVersion: .v3))
+        let connection = try await harness.connect(tls: false)
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 0..<300 {
+                group.addTask {
+                    let response = try await connection.request(SPDYClientRequest(path: "/\(i)", authority: "x"))
+                    _ = try await response.collectBody()
+                    return response.statusCode
+                }
+            }
+            var ok = 0
+            for try await status in group where status == 200 { ok += 1 }
+            #expect(ok == 300)
+        }
+        try await harness.stop()
+    }
+
+    @Test("Garbage instead of a TLS handshake closes only that connection")
+    func garbage() async throws {
+        let harness = try Harness.start(.tls(Self.identity, versions: SPDYVersion.negotiationPreference))
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let raw = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: harness.port).get()
+        try await raw.writeAndFlush(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+        try await raw.closeFuture.get()
+        let connection = try await harness.connect(tls: true)
+        #expect(try await get(connection, "/").0 == 200)
+        try await group.shutdownGracefully()
+        try await harness.stop()
+    }
+}
