@@ -75,6 +75,8 @@ public final class SPDYServer: @unchecked Sendable {
     public let configuration: Configuration
     /// The request handler class.
     public let handlerType: SPDYRequestHandler.Type
+    /// The async responder, for a server created with one.
+    public let responder: (@Sendable (SPDYServerRequest) async throws -> SPDYServerResponse)?
     /// The event loops serving connections.
     public let group: any EventLoopGroup
     /// Logs connection-level events.
@@ -91,14 +93,48 @@ public final class SPDYServer: @unchecked Sendable {
     }
 
     /// Creates a server; call ``start()`` to listen.
-    public init(
+    public convenience init(
         configuration: Configuration,
         handler: SPDYRequestHandler.Type,
         group: (any EventLoopGroup)? = nil,
         logger: Logger = Logger(label: "swift-spdy.server")
     ) throws {
+        try self.init(configuration: configuration, handlerType: handler, responder: nil, group: group, logger: logger)
+    }
+
+    /// Creates a server that answers every request with an async responder; call ``start()``
+    /// to listen.
+    ///
+    /// ```swift
+    /// let server = try SPDYServer(configuration: .init(port: 8443, transport: .plain(.v3_1))) { request in
+    ///     .text("hello \(request.path)\n")
+    /// }
+    /// ```
+    public convenience init(
+        configuration: Configuration,
+        group: (any EventLoopGroup)? = nil,
+        logger: Logger = Logger(label: "swift-spdy.server"),
+        responder: @escaping @Sendable (SPDYServerRequest) async throws -> SPDYServerResponse
+    ) throws {
+        try self.init(
+            configuration: configuration,
+            handlerType: AsyncResponderHandler.self,
+            responder: responder,
+            group: group,
+            logger: logger
+        )
+    }
+
+    private init(
+        configuration: Configuration,
+        handlerType: SPDYRequestHandler.Type,
+        responder: (@Sendable (SPDYServerRequest) async throws -> SPDYServerResponse)?,
+        group: (any EventLoopGroup)?,
+        logger: Logger
+    ) throws {
         self.configuration = configuration
-        self.handlerType = handler
+        self.handlerType = handlerType
+        self.responder = responder
         self.logger = logger
         if let group {
             self.group = group

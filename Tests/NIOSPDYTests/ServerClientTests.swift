@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSPDY
@@ -243,4 +244,91 @@ struct ServerClientTests {
         try await group.shutdownGracefully()
         try await harness.stop()
     }
+}
+
+@Suite("Async responder and urlfetch")
+struct AsyncAndFetchTests {
+    @Test("An async responder answers with buffers, streams, and 500 when it throws")
+    func asyncResponder() async throws {
+        struct Oops: Error {}
+        let server = try SPDYServer(
+            configuration: .init(host: "127.0.0.1", port: 0, transport: .plain(.v3_1), threads: 1)
+        ) {
+            request in
+            switch request.path {
+            case "/stream":
+                return SPDYServerResponse(
+                    headers: [("content-type", "text/plain")],
+                    body: .stream { writer in
+                        for i in 0..<5 {
+                            try await writer.write("part \(i)\n").get()
+                            try await Task.sleep(for: .milliseconds(5))
+                        }
+                    }
+                )
+            case "/fail":
+                throw Oops()
+            default:
+                return .text("\(request.method) \(request.path) \(request.body.readableBytes)\n")
+            }
+        }
+        try server.start()
+        let client = try SPDYClient(configuration: .init(plainVersion: .v3_1))
+        let connection = try await client.connect(host: "127.0.0.1", port: server.port!, tls: false)
+        let plain = try await connection.request(
+            SPDYClientRequest(method: "POST", path: "/echo", authority: "x", body: ByteBuffer(string: "12345"))
+        )
+        #expect(plain.statusCode == 200)
+        #expect(String(buffer: try await plain.collectBody()) == "POST /echo 5\n")
+        let streamed = try await connection.request(SPDYClientRequest(path: "/stream", authority: "x"))
+        #expect(String(buffer: try await streamed.collectBody()) == "part 0\npart 1\npart 2\npart 3\npart 4\n")
+        let failed = try await connection.request(SPDYClientRequest(path: "/fail", authority: "x"))
+        #expect(failed.statusCode == 500)
+        try await client.shutdown()
+        try await server.shutdownGracefully(timeout: .seconds(5))
+    }
+
+    @Test("urlfetch: URLs to the same host share a session; each stream reports to its handler")
+    func urlfetch() async throws {
+        let harness = try Harness.start(.tls(ServerClientTests.identity, versions: SPDYVersion.negotiationPreference))
+        final class Recorder: SPDYStreamHandler, @unchecked Sendable {
+            let url: SPDYURL
+            let log: LineLog
+            init(url: SPDYURL, log: LineLog) {
+                self.url = url
+                self.log = log
+            }
+            var body = ""
+            var status = ""
+            override func onHeader(_ headers: SPDYHeaders) { status = headers[":status"] ?? "" }
+            override func onData(_ data: ByteBuffer) { body += String(buffer: data) }
+            override func onClose(_ status: SPDYStreamStatus) {
+                log.append(
+                    "\(url.path) \(self.status) \(status) \(body.count) stream=\(streamID.map { "\($0)" } ?? "-")")
+            }
+        }
+        let log = LineLog()
+        let base = "https://127.0.0.1:\(harness.port)"
+        try await harness.client.fetch(["\(base)/a", "\(base)/notfound", "\(base)/c?x=1"]) { url in
+            Recorder(url: url, log: log)
+        }
+        #expect(
+            log.lines.sorted()
+                == [
+                    "/a 200 OK OK 34 stream=1", "/c?x=1 200 OK OK 38 stream=5",
+                    "/notfound 404 Not Found OK 375 stream=3",
+                ].sorted()
+        )
+        #expect(throws: SPDYClientError.self) { _ = try SPDYURL("ftp://example.org/") }
+        #expect(try SPDYURL("https://[::1]:8443/x").authority == "[::1]:8443")
+        #expect(try SPDYURL("http://example.org").path == "/")
+        try await harness.stop()
+    }
+}
+
+/// A thread-safe list of lines for tests.
+final class LineLog: Sendable {
+    private let storage = NIOLockedValueBox<[String]>([])
+    func append(_ line: String) { storage.withLockedValue { $0.append(line) } }
+    var lines: [String] { storage.withLockedValue { $0 } }
 }
