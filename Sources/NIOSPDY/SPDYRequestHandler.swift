@@ -176,7 +176,8 @@ open class SPDYRequestHandler {
 
     /// Keeps the response open after the method handler returns: write to the returned
     /// writer (``wfile``) later, from any thread, and call `finish()` at the end. The
-    /// headers go out when the handler returns (or at ``endHeaders()``).
+    /// headers go out when the handler returns if ``sendResponse(_:message:)`` was called
+    /// by then, otherwise at ``endHeaders()`` (call it on the connection's event loop).
     @discardableResult
     public func startStreaming() -> SPDYResponseWriter {
         streaming = true

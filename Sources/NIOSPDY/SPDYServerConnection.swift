@@ -111,7 +111,11 @@ final class SPDYServerConnection {
             handler.handle()
         }
         if !handler.headersSent {
-            if handler.status == nil && writer.bufferedBytes == 0 && !handler.streaming {
+            if handler.streaming {
+                // A streaming handler that has set its status answers now; one that has not
+                // (an async responder, say) calls endHeaders() when it knows its answer.
+                if handler.status != nil { handler.endHeaders() }
+            } else if handler.status == nil && writer.bufferedBytes == 0 {
                 handler.sendError(500, message: "The handler sent no response")
             } else {
                 handler.endHeaders()
