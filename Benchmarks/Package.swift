@@ -1,7 +1,8 @@
 // swift-tools-version: 6.1
 //
-// Benchmarks of the swift-spdy wire layer. They live in their own package so
-// that the benchmark dependency never reaches users of the library.
+// Benchmarks of the swift-spdy wire layer (target WireLayer) and of the session
+// (target Session). They live in their own package so that the benchmark
+// dependency never reaches users of the library.
 //
 // Run with: swift package --allow-writing-to-package-directory benchmark
 //
@@ -38,6 +39,19 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Benchmarks/WireLayer",
+            plugins: [
+                .plugin(name: "BenchmarkPlugin", package: "benchmark")
+            ]
+        ),
+        // SPDYSession: an SPDY/3.1 client and server connected in memory.
+        .executableTarget(
+            name: "Session",
+            dependencies: [
+                .product(name: "SPDY", package: rootPackage),
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/Session",
             plugins: [
                 .plugin(name: "BenchmarkPlugin", package: "benchmark")
             ]

@@ -263,7 +263,21 @@ public final class SPDYClientConnection: @unchecked Sendable {
     /// The channel.
     public let channel: any Channel
     private let connection: SPDYConnection
-    private var handlers: [SPDYStreamID: SPDYStreamHandler] = [:]
+
+    /// A stream in flight and what is needed to send its request again.
+    private struct ClientStream {
+        var handler: SPDYStreamHandler
+        var headers: SPDYHeaders
+        var body: ByteBuffer?
+        var priority: UInt8
+        var responded = false
+        var attempts = 1
+    }
+
+    /// How often a request refused with REFUSED_STREAM (and not processed) is sent again.
+    static let maxAttempts = 4
+
+    private var streams: [SPDYStreamID: ClientStream] = [:]
     private var closedError: (any Error)?
     private var isClosed = false
 
@@ -293,11 +307,10 @@ public final class SPDYClientConnection: @unchecked Sendable {
         connection.onClose = { [client] _, error in client.connectionClosed(error) }
         session.callbacks.onControlFrameReceived = { [unowned client] _, frame, _ in client.controlFrame(frame) }
         session.callbacks.onDataChunkReceived = { [unowned client] _, _, id, data in
-            client.handlers[id]?.onData(data)
+            client.streams[id]?.responded = true
+            client.streams[id]?.handler.onData(data)
         }
-        session.callbacks.onStreamClosed = { [unowned client] _, id, status in
-            client.handlers.removeValue(forKey: id)?.onClose(status)
-        }
+        session.callbacks.onStreamClosed = { [unowned client] _, id, status in client.streamClosed(id, status) }
         try channel.pipeline.syncOperations.addHandler(connection)
         return client
     }
@@ -305,13 +318,20 @@ public final class SPDYClientConnection: @unchecked Sendable {
     private func controlFrame(_ frame: SPDYFrame) {
         switch frame {
         case .synReply(let reply):
-            handlers[reply.streamID]?.onHeader(reply.headers)
+            streams[reply.streamID]?.responded = true
+            streams[reply.streamID]?.handler.onHeader(reply.headers)
         case .headers(let more):
-            handlers[more.streamID]?.onHeader(more.headers)
+            streams[more.streamID]?.responded = true
+            streams[more.streamID]?.handler.onHeader(more.headers)
         case .synStream(let push):
             if let handler = onPush?(push.streamID, push.associatedStreamID, push.headers) {
                 handler.streamID = push.streamID
-                handlers[push.streamID] = handler
+                streams[push.streamID] = ClientStream(
+                    handler: handler,
+                    headers: push.headers,
+                    priority: push.priority,
+                    responded: true
+                )
                 handler.onHeader(push.headers)
             } else {
                 try? connection.session.submitRstStream(streamID: push.streamID, status: .cancel)
@@ -322,13 +342,26 @@ public final class SPDYClientConnection: @unchecked Sendable {
         }
     }
 
+    private func streamClosed(_ id: SPDYStreamID, _ status: SPDYStreamStatus) {
+        guard let stream = streams.removeValue(forKey: id) else { return }
+        // REFUSED_STREAM means the server did no work on it (typically more streams than its
+        // MAX_CONCURRENT_STREAMS, sent before its SETTINGS arrived): send it again.
+        if status == .refusedStream, !stream.responded, stream.attempts < Self.maxAttempts, !isClosed,
+            !connection.session.hasReceivedGoAway
+        {
+            submit(stream.headers, stream.body, stream.priority, stream.handler, attempts: stream.attempts + 1)
+            return
+        }
+        stream.handler.onClose(status)
+    }
+
     private func connectionClosed(_ error: (any Error)?) {
         isClosed = true
         closedError = error
-        let open = handlers
-        handlers = [:]
-        for handler in open.values {
-            handler.onConnectionClosed(error: error)
+        let open = streams
+        streams = [:]
+        for stream in open.values {
+            stream.handler.onConnectionClosed(error: error)
         }
     }
 
@@ -356,6 +389,16 @@ public final class SPDYClientConnection: @unchecked Sendable {
             handler.onConnectionClosed(error: closedError)
             return
         }
+        submit(headers, body, priority, handler, attempts: 1)
+    }
+
+    private func submit(
+        _ headers: SPDYHeaders,
+        _ body: ByteBuffer?,
+        _ priority: UInt8,
+        _ handler: SPDYStreamHandler,
+        attempts: Int
+    ) {
         do {
             let id = try connection.session.submitRequest(
                 priority: min(priority, version.lowestPriority),
@@ -363,7 +406,13 @@ public final class SPDYClientConnection: @unchecked Sendable {
                 dataProvider: body.map { .buffer($0) }
             )
             handler.streamID = id
-            handlers[id] = handler
+            streams[id] = ClientStream(
+                handler: handler,
+                headers: headers,
+                body: body,
+                priority: priority,
+                attempts: attempts
+            )
             connection.flush()
         } catch {
             handler.onConnectionClosed(error: error)
@@ -412,7 +461,7 @@ public final class SPDYClientConnection: @unchecked Sendable {
     /// The number of streams waiting for their response.
     public var openStreams: Int {
         eventLoop.preconditionInEventLoop()
-        return handlers.count
+        return streams.count
     }
 }
 

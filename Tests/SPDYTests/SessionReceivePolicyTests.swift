@@ -357,6 +357,49 @@ struct SessionReceivePolicyTests {
         #expect(try v3.collect().isEmpty)
     }
 
+    @Test("session_recv (client): an invalid header block in SYN_REPLY or HEADERS gives RST PROTOCOL_ERROR")
+    func clientInvalidReplyBlocks() throws {
+        let peer = try RawPeer(testing: .client, version: .v3)
+        try peer.session.submitSynStream(flags: [], priority: 0, headers: requestHeaders())
+        try peer.session.submitSynStream(flags: [], priority: 0, headers: requestHeaders())
+        _ = try peer.collect()
+        let compressor = try RawHeaderCompressor(version: .v3, level: 0)
+        // The peer's encoder and our compressor must share one zlib stream; use only the compressor.
+        let bad = try compressor.compress(nameValueBlock([("Status", "200")], lengthSize: 4))
+        try peer.deliver(bytes: controlFrame(version: 3, type: 2, payload: bigEndian32(1) + bad))
+        let good = try compressor.compress(nameValueBlock([(":status", "200 OK")], lengthSize: 4))
+        try peer.deliver(bytes: controlFrame(version: 3, type: 2, payload: bigEndian32(3) + good))
+        let badHeaders = try compressor.compress(nameValueBlock([("x", [0x41, 0x0a])], lengthSize: 4))
+        try peer.deliver(bytes: controlFrame(version: 3, type: 8, payload: bigEndian32(3) + badHeaders))
+        #expect(
+            summaries(try peer.collect()) == ["RST_STREAM 1 PROTOCOL_ERROR", "RST_STREAM 3 PROTOCOL_ERROR"]
+        )
+        #expect(peer.endpoint.events.contains(.invalidControlReceived(.synReply, 1, .protocolError)))
+        #expect(peer.endpoint.events.contains(.invalidControlReceived(.headers, 3, .protocolError)))
+    }
+
+    @Test("stop_data_with_rst_stream: after RST_STREAM arrives no more data is read and the stream is gone")
+    func stopDataOnReset() throws {
+        let peer = try RawPeer(testing: .server, version: .v3)
+        try peer.deliver(syn(1, flags: .fin))
+        var reads = 0
+        let provider = SPDYDataProvider { _, _, length in
+            reads += 1
+            return .data(ByteBuffer(repeating: 7, count: length), endOfData: false)
+        }
+        try peer.session.submitResponse(streamID: 1, headers: responseHeaders(), dataProvider: provider)
+        peer.endpoint.sendLimit = 4096 * 3
+        _ = try peer.collect()
+        let readsBefore = reads
+        #expect(readsBefore >= 1)
+        try peer.deliver(.rstStream(.init(streamID: 1, status: .cancel)))
+        #expect(peer.session.streamState(1) == nil)
+        peer.endpoint.sendLimit = nil
+        _ = try peer.collect()
+        #expect(reads == readsBefore)
+        #expect(peer.session.outboundQueueSize == 0)
+    }
+
     @Test("on_rst_stream_received: the stream closes with the peer's status")
     func rstReceived() throws {
         let peer = try clientWithRequest()

@@ -24,34 +24,36 @@ extension SPDYSession {
     }
 
     /// Writes the active frame; returns `false` when the callback would block.
+    ///
+    /// `active` is updated in place rather than copied out and back: an `ActiveFrame`
+    /// holds two multi-payload enums and three buffers, and copying it whole cost more
+    /// than writing a 4 KiB DATA frame's header and payload.
     private func transmitActiveFrame() throws -> Bool {
-        while true {
-            guard var frame = active else { return true }
-            if let head = frame.head {
+        while active != nil {
+            if let head = active!.head {
                 let taken = try write(head)
                 guard taken > 0 else { return false }
                 if taken < head.readableBytes {
-                    frame.head!.moveReaderIndex(forwardBy: taken)
-                    active = frame
+                    active!.head!.moveReaderIndex(forwardBy: taken)
                     continue
                 }
                 // Drop the reference so the session's frame buffer is reused, not copied.
-                frame.head = nil
-                active = frame
+                active!.head = nil
             }
-            if let body = frame.body, body.readableBytes > 0 {
+            if let body = active!.body, body.readableBytes > 0 {
                 let taken = try write(body)
                 guard taken > 0 else { return false }
-                frame.body!.moveReaderIndex(forwardBy: taken)
-                chargeSendWindows(streamID: frame.item.dataStreamID, taken)
-                active = frame
-                if frame.body!.readableBytes > 0 { continue }
+                active!.body!.moveReaderIndex(forwardBy: taken)
+                chargeSendWindows(streamID: active!.item.dataStreamID, taken)
+                if active!.body!.readableBytes > 0 { continue }
             }
-            frame.body = nil
-            active = nil
-            try frameSent(frame)
+            var sent: ActiveFrame? = nil
+            swap(&sent, &active)
+            sent!.body = nil
+            try frameSent(sent!)
             return true
         }
+        return true
     }
 
     private func write(_ bytes: ByteBuffer) throws -> Int {
