@@ -80,9 +80,87 @@ public final class SPDYFrameDecoder {
         case dataChunk(SPDYDataChunk)
     }
 
+    /// The session's version: it picks the compression dictionary, and the
+    /// layout of frames whose own version field is neither 2 nor 3.
+    public let version: SPDYVersion
+    /// The decoder's limits and options.
+    public let configuration: Configuration
+
+    /// Everything that changes as bytes are decoded, in one place the decoder
+    /// owns. It is reached through a constant pointer, so the decoder's methods
+    /// make no dynamic exclusivity checks (a stored `var` of a class costs one
+    /// per access, about 85 instructions each); inside ``Core``'s mutating
+    /// methods accesses are checked statically. The decoder is not `Sendable`
+    /// and never calls out while it works, so calls cannot overlap.
+    private let core: UnsafeMutablePointer<Core>
+
+    /// Creates a decoder.
+    ///
+    /// - Throws: ``SPDYDecoderSetupError`` when a limit is negative or zlib cannot start.
+    public init(
+        version: SPDYVersion,
+        configuration: Configuration = Configuration(),
+        allocator: ByteBufferAllocator = ByteBufferAllocator()
+    ) throws(SPDYDecoderSetupError) {
+        guard configuration.maxControlFramePayloadSize >= 0, configuration.maxHeaderBlockSize >= 0 else {
+            throw SPDYDecoderSetupError(message: "decoder limits must not be negative")
+        }
+        self.version = version
+        self.configuration = configuration
+        let inflater: HeaderInflater
+        do {
+            inflater = try HeaderInflater(version: version)
+        } catch {
+            throw SPDYDecoderSetupError(message: error.message)
+        }
+        self.core = .allocate(capacity: 1)
+        self.core.initialize(
+            to: Core(version: version, configuration: configuration, allocator: allocator, inflater: inflater)
+        )
+    }
+
+    deinit {
+        core.deinitialize(count: 1)
+        core.deallocate()
+    }
+
+    /// The number of received bytes not yet turned into frames or chunks.
+    public var bufferedBytes: Int { core.pointee.buffer.readableBytes }
+
+    /// Adds received bytes. They are not copied when nothing is pending.
+    public func append(bytes: ByteBuffer) {
+        core.pointee.append(bytes)
+    }
+
+    /// Adds received bytes.
+    public func append<Bytes: Sequence<UInt8>>(bytes: Bytes) {
+        var incoming = core.pointee.allocator.buffer(capacity: 0)
+        incoming.writeBytes(bytes)
+        core.pointee.append(incoming)
+    }
+
+    /// The next control frame or DATA chunk, or `nil` when more bytes are needed.
+    ///
+    /// - Throws: ``SPDYFrameDecodingError`` for a control frame that breaks the
+    ///   protocol; the frame has been consumed and the next call goes on with
+    ///   the following one.
+    public func nextFrame() throws(SPDYFrameDecodingError) -> Event? {
+        try core.pointee.nextFrame()
+    }
+}
+
+extension SPDYFrameDecoder {
+    /// A header-block frame being inflated: its header and fixed fields (kept
+    /// as plain integers, so that the progress is copied as plain bytes) and how
+    /// far the inflation has got. The ``SPDYFrame`` is built once the block is done.
     private struct HeaderBlockProgress {
         var header: SPDYControlFrameHeader
-        var frame: SPDYFrame
+        /// The first word of the fixed fields: the stream ID.
+        var streamWord: UInt32
+        /// SYN_STREAM only: the associated stream ID, the priority byte and the slot.
+        var associatedWord: UInt32 = 0
+        var priorityByte: UInt8 = 0
+        var slot: UInt8 = 0
         var remaining: Int
         var compressedTooLarge: Bool
         var inflatedTotal = 0
@@ -98,439 +176,464 @@ public final class SPDYFrameDecoder {
         case headerBlock(HeaderBlockProgress)
     }
 
-    /// The session's version: it picks the compression dictionary, and the
-    /// layout of frames whose own version field is neither 2 nor 3.
-    public let version: SPDYVersion
-    /// The decoder's limits and options.
-    public let configuration: Configuration
+    /// The decoder's state. Its methods are `mutating`: inside them every
+    /// property is reached through `self` without dynamic exclusivity checks.
+    private struct Core {
+        let version: SPDYVersion
+        let configuration: Configuration
+        let allocator: ByteBufferAllocator
+        let inflater: HeaderInflater
+        var buffer: ByteBuffer
+        var state: State = .frameHeader
+        var inflated: ByteBuffer
+        var inflaterBroken = false
 
-    private var buffer: ByteBuffer
-    private var state: State = .frameHeader
-    private var inflated: ByteBuffer
-    private let inflater: HeaderInflater
-    private var inflaterBroken = false
-    private let allocator: ByteBufferAllocator
-
-    /// Creates a decoder.
-    ///
-    /// - Throws: ``SPDYDecoderSetupError`` when a limit is negative or zlib cannot start.
-    public init(
-        version: SPDYVersion,
-        configuration: Configuration = Configuration(),
-        allocator: ByteBufferAllocator = ByteBufferAllocator()
-    ) throws(SPDYDecoderSetupError) {
-        guard configuration.maxControlFramePayloadSize >= 0, configuration.maxHeaderBlockSize >= 0 else {
-            throw SPDYDecoderSetupError(message: "decoder limits must not be negative")
+        init(
+            version: SPDYVersion, configuration: Configuration, allocator: ByteBufferAllocator, inflater: HeaderInflater
+        ) {
+            self.version = version
+            self.configuration = configuration
+            self.allocator = allocator
+            self.inflater = inflater
+            self.buffer = allocator.buffer(capacity: 0)
+            self.inflated = allocator.buffer(capacity: 0)
         }
-        self.version = version
-        self.configuration = configuration
-        self.allocator = allocator
-        self.buffer = allocator.buffer(capacity: 0)
-        self.inflated = allocator.buffer(capacity: 0)
-        do {
-            self.inflater = try HeaderInflater(version: version)
-        } catch {
-            throw SPDYDecoderSetupError(message: error.message)
-        }
-    }
 
-    /// The number of received bytes not yet turned into frames or chunks.
-    public var bufferedBytes: Int { buffer.readableBytes }
-
-    /// Adds received bytes. They are not copied when nothing is pending.
-    public func append(bytes: ByteBuffer) {
-        if buffer.readableBytes == 0 {
-            buffer = bytes
-        } else {
-            if buffer.readerIndex > 0 {
-                buffer.discardReadBytes()
+        mutating func append(_ bytes: ByteBuffer) {
+            if buffer.readableBytes == 0 {
+                buffer = bytes
+            } else {
+                if buffer.readerIndex > 0 {
+                    buffer.discardReadBytes()
+                }
+                buffer.writeImmutableBuffer(bytes)
             }
-            buffer.writeImmutableBuffer(bytes)
         }
-    }
 
-    /// Adds received bytes.
-    public func append<Bytes: Sequence<UInt8>>(bytes: Bytes) {
-        var incoming = allocator.buffer(capacity: 0)
-        incoming.writeBytes(bytes)
-        append(bytes: incoming)
-    }
-
-    /// The next control frame or DATA chunk, or `nil` when more bytes are needed.
-    ///
-    /// - Throws: ``SPDYFrameDecodingError`` for a control frame that breaks the
-    ///   protocol; the frame has been consumed and the next call goes on with
-    ///   the following one.
-    public func nextFrame() throws(SPDYFrameDecodingError) -> Event? {
-        while true {
-            switch state {
-            case .frameHeader:
-                guard buffer.readableBytes >= SPDYProtocol.frameHeaderSize,
-                    let (word0, word1) = buffer.readMultipleIntegers(as: (UInt32, UInt32).self)
-                else { return nil }
-                let length = Int(word1 & 0xff_ffff)
-                let flags = UInt8(truncatingIfNeeded: word1 >> 24)
-                if word0 & 0x8000_0000 == 0 {
-                    let header = SPDYDataFrameHeader(
-                        streamID: SPDYStreamID(masking: word0),
-                        flags: SPDYDataFlags(rawValue: flags),
+        mutating func nextFrame() throws(SPDYFrameDecodingError) -> Event? {
+            while true {
+                switch state {
+                case .frameHeader:
+                    guard buffer.readableBytes >= SPDYProtocol.frameHeaderSize,
+                        let (word0, word1) = buffer.readMultipleIntegers(as: (UInt32, UInt32).self)
+                    else { return nil }
+                    let length = Int(word1 & 0xff_ffff)
+                    let flags = UInt8(truncatingIfNeeded: word1 >> 24)
+                    if word0 & 0x8000_0000 == 0 {
+                        let header = SPDYDataFrameHeader(
+                            streamID: SPDYStreamID(masking: word0),
+                            flags: SPDYDataFlags(rawValue: flags),
+                            length: length
+                        )
+                        if length == 0 {
+                            return .dataChunk(
+                                SPDYDataChunk(
+                                    header: header,
+                                    payload: allocator.buffer(capacity: 0),
+                                    isEndOfFrame: true
+                                )
+                            )
+                        }
+                        state = .dataPayload(header, remaining: length)
+                        continue
+                    }
+                    let header = SPDYControlFrameHeader(
+                        version: UInt16(truncatingIfNeeded: word0 >> 16) & 0x7fff,
+                        type: SPDYFrameType(rawValue: UInt16(truncatingIfNeeded: word0)),
+                        flags: flags,
                         length: length
                     )
-                    if length == 0 {
-                        return .dataChunk(
-                            SPDYDataChunk(header: header, payload: allocator.buffer(capacity: 0), isEndOfFrame: true)
-                        )
-                    }
-                    state = .dataPayload(header, remaining: length)
-                    continue
-                }
-                let header = SPDYControlFrameHeader(
-                    version: UInt16(truncatingIfNeeded: word0 >> 16) & 0x7fff,
-                    type: SPDYFrameType(rawValue: UInt16(truncatingIfNeeded: word0)),
-                    flags: flags,
-                    length: length
-                )
-                if header.type.carriesHeaderBlock {
-                    let fixedLength = fixedFieldsLength(of: header)
-                    if length <= fixedLength {
-                        // No header block at all: structurally invalid; keep the bytes for the error.
-                        state = .controlPayload(header)
-                    } else if inflaterBroken {
+                    if header.type.carriesHeaderBlock {
+                        let fixedLength = fixedFieldsLength(of: header)
+                        if length <= fixedLength {
+                            // No header block at all: structurally invalid; keep the bytes for the error.
+                            state = .controlPayload(header)
+                        } else if inflaterBroken {
+                            skip(length)
+                            throw SPDYFrameDecodingError(
+                                code: .compressionError,
+                                header: header,
+                                message: "the header compression context was lost earlier in the session"
+                            )
+                        } else if buffer.readableBytes >= fixedLength {
+                            // The common case: go on with the fixed fields without a state change.
+                            return try startHeaderBlock(header, fixedLength: fixedLength)
+                        } else {
+                            state = .headerBlockFixedFields(header, fixedLength: fixedLength)
+                            return nil
+                        }
+                    } else if length > configuration.maxControlFramePayloadSize {
                         skip(length)
                         throw SPDYFrameDecodingError(
-                            code: .compressionError,
+                            code: .frameTooLarge,
                             header: header,
-                            message: "the header compression context was lost earlier in the session"
+                            message: "the payload of \(length) bytes exceeds the limit of "
+                                + "\(configuration.maxControlFramePayloadSize)"
                         )
                     } else {
-                        state = .headerBlockFixedFields(header, fixedLength: fixedLength)
+                        state = .controlPayload(header)
                     }
-                } else if length > configuration.maxControlFramePayloadSize {
-                    skip(length)
-                    throw SPDYFrameDecodingError(
-                        code: .frameTooLarge,
-                        header: header,
-                        message: "the payload of \(length) bytes exceeds the limit of "
-                            + "\(configuration.maxControlFramePayloadSize)"
-                    )
-                } else {
-                    state = .controlPayload(header)
+
+                case .dataPayload(let header, let remaining):
+                    let available = min(remaining, buffer.readableBytes)
+                    guard available > 0, let payload = buffer.readSlice(length: available) else { return nil }
+                    let left = remaining - available
+                    state = left == 0 ? .frameHeader : .dataPayload(header, remaining: left)
+                    return .dataChunk(SPDYDataChunk(header: header, payload: payload, isEndOfFrame: left == 0))
+
+                case .controlPayload(let header):
+                    guard let payload = buffer.readSlice(length: header.length) else { return nil }
+                    state = .frameHeader
+                    return .frame(try parseControlFrame(header, payload: payload), header: header)
+
+                case .skipping(let remaining):
+                    let available = min(remaining, buffer.readableBytes)
+                    buffer.moveReaderIndex(forwardBy: available)
+                    guard available == remaining else {
+                        state = .skipping(remaining: remaining - available)
+                        return nil
+                    }
+                    state = .frameHeader
+
+                case .headerBlockFixedFields(let header, let fixedLength):
+                    guard buffer.readableBytes >= fixedLength else { return nil }
+                    return try startHeaderBlock(header, fixedLength: fixedLength)
+
+                case .headerBlock(var progress):
+                    return try continueHeaderBlock(&progress)
                 }
-
-            case .dataPayload(let header, let remaining):
-                let available = min(remaining, buffer.readableBytes)
-                guard available > 0, let payload = buffer.readSlice(length: available) else { return nil }
-                let left = remaining - available
-                state = left == 0 ? .frameHeader : .dataPayload(header, remaining: left)
-                return .dataChunk(SPDYDataChunk(header: header, payload: payload, isEndOfFrame: left == 0))
-
-            case .controlPayload(let header):
-                guard let payload = buffer.readSlice(length: header.length) else { return nil }
-                state = .frameHeader
-                return .frame(try parseControlFrame(header, payload: payload), header: header)
-
-            case .skipping(let remaining):
-                let available = min(remaining, buffer.readableBytes)
-                buffer.moveReaderIndex(forwardBy: available)
-                guard available == remaining else {
-                    state = .skipping(remaining: remaining - available)
-                    return nil
-                }
-                state = .frameHeader
-
-            case .headerBlockFixedFields(let header, let fixedLength):
-                guard let fixed = buffer.readSlice(length: fixedLength) else { return nil }
-                let frame = parseFixedFields(of: header, fixed)
-                inflated.clear()
-                state = .headerBlock(
-                    HeaderBlockProgress(
-                        header: header,
-                        frame: frame,
-                        remaining: header.length - fixedLength,
-                        compressedTooLarge: header.length > configuration.maxControlFramePayloadSize
-                    )
-                )
-
-            case .headerBlock(var progress):
-                let available = min(progress.remaining, buffer.readableBytes)
-                if available > 0 {
-                    try inflate(available, progress: &progress)
-                }
-                guard progress.remaining == 0 else {
-                    state = .headerBlock(progress)
-                    return nil
-                }
-                state = .frameHeader
-                return .frame(try finishHeaderBlock(progress), header: progress.header)
             }
         }
-    }
 
-    /// Drops `count` bytes of payload: what has arrived now, the rest as it arrives.
-    private func skip(_ count: Int) {
-        let available = min(count, buffer.readableBytes)
-        buffer.moveReaderIndex(forwardBy: available)
-        state = available == count ? .frameHeader : .skipping(remaining: count - available)
-    }
-
-    // MARK: - Layout
-
-    private func layoutVersion(of header: SPDYControlFrameHeader) -> UInt16 {
-        header.version == 2 || header.version == 3 ? header.version : version.wireVersion
-    }
-
-    private func fixedFieldsLength(of header: SPDYControlFrameHeader) -> Int {
-        if header.type == .synStream { return 10 }
-        return layoutVersion(of: header) == 2 ? 6 : 4
-    }
-
-    private func parseFixedFields(of header: SPDYControlFrameHeader, _ fixed: ByteBuffer) -> SPDYFrame {
-        var fixed = fixed
-        let streamID = SPDYStreamID(masking: fixed.readInteger(as: UInt32.self)!)
-        let flags = SPDYControlFlags(rawValue: header.flags)
-        switch header.type {
-        case .synStream:
-            let (assoc, priorityByte, slot) = fixed.readMultipleIntegers(as: (UInt32, UInt8, UInt8).self)!
-            let isV2 = layoutVersion(of: header) == 2
-            return .synStream(
-                SPDYFrame.SynStream(
-                    streamID: streamID,
-                    associatedStreamID: SPDYStreamID(masking: assoc),
-                    priority: isV2 ? priorityByte >> 6 : priorityByte >> 5,
-                    slot: isV2 ? 0 : slot,
-                    flags: flags,
-                    headers: SPDYHeaders()
-                )
-            )
-        case .synReply:
-            return .synReply(SPDYFrame.SynReply(streamID: streamID, flags: flags, headers: SPDYHeaders()))
-        default:
-            return .headers(SPDYFrame.Headers(streamID: streamID, flags: flags, headers: SPDYHeaders()))
+        /// Drops `count` bytes of payload: what has arrived now, the rest as it arrives.
+        private mutating func skip(_ count: Int) {
+            let available = min(count, buffer.readableBytes)
+            buffer.moveReaderIndex(forwardBy: available)
+            state = available == count ? .frameHeader : .skipping(remaining: count - available)
         }
-    }
 
-    private func parseControlFrame(
-        _ header: SPDYControlFrameHeader,
-        payload: ByteBuffer
-    ) throws(SPDYFrameDecodingError) -> SPDYFrame {
-        func invalid(_ message: String) -> SPDYFrameDecodingError {
-            SPDYFrameDecodingError(code: .invalidFrame, header: header, payload: payload, message: message)
+        // MARK: - Layout
+
+        private func layoutVersion(of header: SPDYControlFrameHeader) -> UInt16 {
+            header.version == 2 || header.version == 3 ? header.version : version.wireVersion
         }
-        var p = payload
-        let length = payload.readableBytes
-        switch header.type {
-        case .synStream, .synReply, .headers:
-            throw invalid("the payload of \(length) bytes has no header block")
-        case .rstStream:
-            guard length == 8, let (id, status) = p.readMultipleIntegers(as: (UInt32, UInt32).self) else {
-                throw invalid("RST_STREAM must be 8 bytes long, not \(length)")
-            }
-            return .rstStream(
-                SPDYFrame.RstStream(streamID: SPDYStreamID(masking: id), status: SPDYStreamStatus(rawValue: status))
-            )
-        case .settings:
-            guard length >= 4, let count = p.readInteger(as: UInt32.self) else {
-                throw invalid("SETTINGS must be at least 4 bytes long, not \(length)")
-            }
-            guard UInt64(length) == 4 + 8 * UInt64(count) else {
-                throw invalid("SETTINGS of \(length) bytes cannot hold \(count) entries")
-            }
-            let isV2 = layoutVersion(of: header) == 2
-            var entries: [SPDYFrame.SettingsEntry] = []
-            entries.reserveCapacity(Int(count))
-            for _ in 0..<count {
-                let (idWord, value) = p.readMultipleIntegers(as: (UInt32, UInt32).self)!
-                let id: UInt32
-                let flags: UInt8
-                if isV2 {
-                    // SPDY/2 as deployed: 24-bit little-endian ID, then the flags.
-                    id = (idWord >> 24) | ((idWord >> 8) & 0xff00) | ((idWord << 8) & 0xff_0000)
-                    flags = UInt8(truncatingIfNeeded: idWord)
-                } else {
-                    id = idWord & 0xff_ffff
-                    flags = UInt8(truncatingIfNeeded: idWord >> 24)
-                }
-                entries.append(
-                    SPDYFrame.SettingsEntry(
-                        id: SPDYSettingsID(rawValue: id),
-                        flags: SPDYSettingsEntryFlags(rawValue: flags),
-                        value: value
+
+        private func fixedFieldsLength(of header: SPDYControlFrameHeader) -> Int {
+            if header.type == .synStream { return 10 }
+            return layoutVersion(of: header) == 2 ? 6 : 4
+        }
+
+        /// The frame of a header block with its fixed fields and the given headers.
+        private func frame(of progress: HeaderBlockProgress, headers: SPDYHeaders) -> SPDYFrame {
+            let header = progress.header
+            let streamID = SPDYStreamID(masking: progress.streamWord)
+            let flags = SPDYControlFlags(rawValue: header.flags)
+            switch header.type {
+            case .synStream:
+                let isV2 = layoutVersion(of: header) == 2
+                return .synStream(
+                    SPDYFrame.SynStream(
+                        streamID: streamID,
+                        associatedStreamID: SPDYStreamID(masking: progress.associatedWord),
+                        priority: isV2 ? progress.priorityByte >> 6 : progress.priorityByte >> 5,
+                        slot: isV2 ? 0 : progress.slot,
+                        flags: flags,
+                        headers: headers
                     )
                 )
+            case .synReply:
+                return .synReply(SPDYFrame.SynReply(streamID: streamID, flags: flags, headers: headers))
+            default:
+                return .headers(SPDYFrame.Headers(streamID: streamID, flags: flags, headers: headers))
             }
-            return .settings(SPDYFrame.Settings(flags: SPDYSettingsFlags(rawValue: header.flags), entries: entries))
-        case .noop:
-            return .noop
-        case .ping:
-            guard length == 4, let id = p.readInteger(as: UInt32.self) else {
-                throw invalid("PING must be 4 bytes long, not \(length)")
+        }
+
+        private func parseControlFrame(
+            _ header: SPDYControlFrameHeader,
+            payload: ByteBuffer
+        ) throws(SPDYFrameDecodingError) -> SPDYFrame {
+            func invalid(_ message: String) -> SPDYFrameDecodingError {
+                SPDYFrameDecodingError(code: .invalidFrame, header: header, payload: payload, message: message)
             }
-            return .ping(SPDYFrame.Ping(id: id))
-        case .goAway:
-            if layoutVersion(of: header) == 2 {
+            var p = payload
+            let length = payload.readableBytes
+            switch header.type {
+            case .synStream, .synReply, .headers:
+                throw invalid("the payload of \(length) bytes has no header block")
+            case .rstStream:
+                guard length == 8, let (id, status) = p.readMultipleIntegers(as: (UInt32, UInt32).self) else {
+                    throw invalid("RST_STREAM must be 8 bytes long, not \(length)")
+                }
+                return .rstStream(
+                    SPDYFrame.RstStream(streamID: SPDYStreamID(masking: id), status: SPDYStreamStatus(rawValue: status))
+                )
+            case .settings:
+                guard length >= 4, let count = p.readInteger(as: UInt32.self) else {
+                    throw invalid("SETTINGS must be at least 4 bytes long, not \(length)")
+                }
+                guard UInt64(length) == 4 + 8 * UInt64(count) else {
+                    throw invalid("SETTINGS of \(length) bytes cannot hold \(count) entries")
+                }
+                let isV2 = layoutVersion(of: header) == 2
+                var entries: [SPDYFrame.SettingsEntry] = []
+                entries.reserveCapacity(Int(count))
+                for _ in 0..<count {
+                    let (idWord, value) = p.readMultipleIntegers(as: (UInt32, UInt32).self)!
+                    let id: UInt32
+                    let flags: UInt8
+                    if isV2 {
+                        // SPDY/2 as deployed: 24-bit little-endian ID, then the flags.
+                        id = (idWord >> 24) | ((idWord >> 8) & 0xff00) | ((idWord << 8) & 0xff_0000)
+                        flags = UInt8(truncatingIfNeeded: idWord)
+                    } else {
+                        id = idWord & 0xff_ffff
+                        flags = UInt8(truncatingIfNeeded: idWord >> 24)
+                    }
+                    entries.append(
+                        SPDYFrame.SettingsEntry(
+                            id: SPDYSettingsID(rawValue: id),
+                            flags: SPDYSettingsEntryFlags(rawValue: flags),
+                            value: value
+                        )
+                    )
+                }
+                return .settings(SPDYFrame.Settings(flags: SPDYSettingsFlags(rawValue: header.flags), entries: entries))
+            case .noop:
+                return .noop
+            case .ping:
                 guard length == 4, let id = p.readInteger(as: UInt32.self) else {
-                    throw invalid("a SPDY/2 GOAWAY must be 4 bytes long, not \(length)")
+                    throw invalid("PING must be 4 bytes long, not \(length)")
                 }
-                return .goAway(SPDYFrame.GoAway(lastGoodStreamID: SPDYStreamID(masking: id)))
-            }
-            guard length == 8, let (id, status) = p.readMultipleIntegers(as: (UInt32, UInt32).self) else {
-                throw invalid("a SPDY/3 GOAWAY must be 8 bytes long, not \(length)")
-            }
-            return .goAway(
-                SPDYFrame.GoAway(
-                    lastGoodStreamID: SPDYStreamID(masking: id),
-                    status: SPDYGoAwayStatus(rawValue: status)
-                )
-            )
-        case .windowUpdate:
-            guard length == 8, let (id, delta) = p.readMultipleIntegers(as: (UInt32, UInt32).self) else {
-                throw invalid("WINDOW_UPDATE must be 8 bytes long, not \(length)")
-            }
-            return .windowUpdate(
-                SPDYFrame.WindowUpdate(streamID: SPDYStreamID(masking: id), deltaWindowSize: delta & 0x7fff_ffff)
-            )
-        case .credential:
-            guard length >= 10, let (slot, proofLength) = p.readMultipleIntegers(as: (UInt16, UInt32).self) else {
-                throw invalid("CREDENTIAL must be at least 10 bytes long, not \(length)")
-            }
-            guard let proof = p.readSlice(length: Int(proofLength)) else {
-                throw invalid("the CREDENTIAL proof runs past the frame's end")
-            }
-            var certificates: [ByteBuffer] = []
-            repeat {
-                guard let certificateLength = p.readInteger(as: UInt32.self),
-                    let certificate = p.readSlice(length: Int(certificateLength))
-                else {
-                    throw invalid("a CREDENTIAL certificate runs past the frame's end")
-                }
-                certificates.append(certificate)
-            } while p.readableBytes > 0
-            return .credential(SPDYFrame.Credential(slot: slot, proof: proof, certificates: certificates))
-        default:
-            return .unknown(SPDYFrame.UnknownControlFrame(header: header, payload: payload))
-        }
-    }
-
-    // MARK: - Header blocks
-
-    private var discardLimit: Int {
-        let (product, overflow) = configuration.maxHeaderBlockSize.multipliedReportingOverflow(by: 4)
-        return overflow ? Int.max : max(product, 1 << 16)
-    }
-
-    private func inflate(_ count: Int, progress: inout HeaderBlockProgress) throws(SPDYFrameDecodingError) {
-        var failure: ZlibFailure? = nil
-        let limit = configuration.maxHeaderBlockSize
-        let discardLimit = self.discardLimit
-        buffer.withUnsafeReadableBytes { readable in
-            let input = UnsafeRawBufferPointer(rebasing: readable[..<count])
-            var consumed = 0
-            while true {
-                if progress.overflowed {
-                    inflated.clear()
-                }
-                var step: (consumed: Int, produced: Int) = (0, 0)
-                var capacity = 0
-                inflated.writeWithUnsafeMutableBytes(minimumWritableBytes: 4096) { output in
-                    capacity = output.count
-                    do throws(ZlibFailure) {
-                        step = try inflater.inflate(UnsafeRawBufferPointer(rebasing: input[consumed...]), into: output)
-                    } catch {
-                        failure = error
+                return .ping(SPDYFrame.Ping(id: id))
+            case .goAway:
+                if layoutVersion(of: header) == 2 {
+                    guard length == 4, let id = p.readInteger(as: UInt32.self) else {
+                        throw invalid("a SPDY/2 GOAWAY must be 4 bytes long, not \(length)")
                     }
-                    return step.produced
+                    return .goAway(SPDYFrame.GoAway(lastGoodStreamID: SPDYStreamID(masking: id)))
                 }
-                if failure != nil { return }
-                consumed += step.consumed
-                progress.inflatedTotal += step.produced
-                if !progress.overflowed && inflated.readableBytes > limit {
-                    progress.overflowed = true
-                    inflated.clear()
+                guard length == 8, let (id, status) = p.readMultipleIntegers(as: (UInt32, UInt32).self) else {
+                    throw invalid("a SPDY/3 GOAWAY must be 8 bytes long, not \(length)")
                 }
-                if progress.inflatedTotal > discardLimit {
-                    failure = ZlibFailure(
-                        code: 0,
-                        message: "the header block inflates past \(discardLimit) bytes; "
-                            + "the compression context is abandoned"
+                return .goAway(
+                    SPDYFrame.GoAway(
+                        lastGoodStreamID: SPDYStreamID(masking: id),
+                        status: SPDYGoAwayStatus(rawValue: status)
                     )
-                    return
+                )
+            case .windowUpdate:
+                guard length == 8, let (id, delta) = p.readMultipleIntegers(as: (UInt32, UInt32).self) else {
+                    throw invalid("WINDOW_UPDATE must be 8 bytes long, not \(length)")
                 }
-                if consumed == count && step.produced < capacity { return }
+                return .windowUpdate(
+                    SPDYFrame.WindowUpdate(streamID: SPDYStreamID(masking: id), deltaWindowSize: delta & 0x7fff_ffff)
+                )
+            case .credential:
+                guard length >= 10, let (slot, proofLength) = p.readMultipleIntegers(as: (UInt16, UInt32).self) else {
+                    throw invalid("CREDENTIAL must be at least 10 bytes long, not \(length)")
+                }
+                guard let proof = p.readSlice(length: Int(proofLength)) else {
+                    throw invalid("the CREDENTIAL proof runs past the frame's end")
+                }
+                var certificates: [ByteBuffer] = []
+                repeat {
+                    guard let certificateLength = p.readInteger(as: UInt32.self),
+                        let certificate = p.readSlice(length: Int(certificateLength))
+                    else {
+                        throw invalid("a CREDENTIAL certificate runs past the frame's end")
+                    }
+                    certificates.append(certificate)
+                } while p.readableBytes > 0
+                return .credential(SPDYFrame.Credential(slot: slot, proof: proof, certificates: certificates))
+            default:
+                return .unknown(SPDYFrame.UnknownControlFrame(header: header, payload: payload))
             }
         }
-        buffer.moveReaderIndex(forwardBy: count)
-        progress.remaining -= count
-        if let failure {
-            inflaterBroken = true
-            inflated = allocator.buffer(capacity: 0)
-            state = .skipping(remaining: progress.remaining)
-            throw SPDYFrameDecodingError(
-                code: .compressionError,
-                header: progress.header,
-                frame: progress.frame,
-                message: failure.message
-            )
-        }
-    }
 
-    private func finishHeaderBlock(_ progress: HeaderBlockProgress) throws(SPDYFrameDecodingError) -> SPDYFrame {
-        defer {
-            // Do not keep a large inflate buffer alive between frames.
-            if inflated.capacity > 16384 { inflated = allocator.buffer(capacity: 0) } else { inflated.clear() }
+        // MARK: - Header blocks
+
+        private var discardLimit: Int {
+            let (product, overflow) = configuration.maxHeaderBlockSize.multipliedReportingOverflow(by: 4)
+            return overflow ? Int.max : max(product, 1 << 16)
         }
-        if progress.compressedTooLarge || progress.overflowed {
-            throw SPDYFrameDecodingError(
-                code: .frameTooLarge,
-                header: progress.header,
-                frame: progress.frame,
-                message: progress.compressedTooLarge
-                    ? "the payload of \(progress.header.length) bytes exceeds the limit of "
-                        + "\(configuration.maxControlFramePayloadSize)"
-                    : "the header block inflates to \(progress.inflatedTotal) bytes, past the limit of "
-                        + "\(configuration.maxHeaderBlockSize)"
+
+        /// Reads the fixed fields of a header-block frame (at least `fixedLength`
+        /// bytes are buffered) and inflates as much of its block as has arrived.
+        private mutating func startHeaderBlock(
+            _ header: SPDYControlFrameHeader,
+            fixedLength: Int
+        ) throws(SPDYFrameDecodingError) -> Event? {
+            var progress = HeaderBlockProgress(
+                header: header,
+                streamWord: 0,
+                remaining: header.length - fixedLength,
+                compressedTooLarge: header.length > configuration.maxControlFramePayloadSize
             )
+            // `inflated` is empty here: it is emptied when a block ends, however it ends.
+            try inflate(&progress, fixedLength: fixedLength)
+            return try continueHeaderBlock(&progress, inflating: false)
         }
-        let layout = layoutVersion(of: progress.header)
-        let parsed = inflated.withUnsafeReadableBytes { block in
-            Result { () throws(HeaderBlockProblem) -> SPDYHeaders in
-                try HeaderBlockParser.parse(
-                    block,
-                    lengthSize: layout == 2 ? 2 : 4,
-                    translateSPDY2Names: version == .v2 && configuration.translatesSPDY2HeaderNames
+
+        /// Inflates what has arrived of the block (unless that was just done);
+        /// returns the frame once the block is complete.
+        private mutating func continueHeaderBlock(
+            _ progress: inout HeaderBlockProgress,
+            inflating: Bool = true
+        ) throws(SPDYFrameDecodingError) -> Event? {
+            if inflating {
+                try inflate(&progress, fixedLength: 0)
+            }
+            guard progress.remaining == 0 else {
+                state = .headerBlock(progress)
+                return nil
+            }
+            state = .frameHeader
+            return .frame(try finishHeaderBlock(progress), header: progress.header)
+        }
+
+        /// Reads the `fixedLength` bytes of fixed fields (buffered: the caller
+        /// checked) into `progress`, then inflates as much of the block as has
+        /// arrived after them, all in one look at the buffer.
+        private mutating func inflate(
+            _ progress: inout HeaderBlockProgress,
+            fixedLength: Int
+        ) throws(SPDYFrameDecodingError) {
+            let count = min(progress.remaining, buffer.readableBytes - fixedLength)
+            guard count > 0 || fixedLength > 0 else { return }
+            var failure: ZlibFailure? = nil
+            let limit = configuration.maxHeaderBlockSize
+            let discardLimit = self.discardLimit
+            // `inflater` is a constant of this struct, which keeps it alive: no retain needed around the loop.
+            let inflater = Unmanaged.passUnretained(self.inflater)
+            buffer.withUnsafeReadableBytes { readable in
+                if fixedLength > 0 {
+                    progress.streamWord = UInt32(bigEndian: readable.loadUnaligned(as: UInt32.self))
+                    if fixedLength == 10 {
+                        progress.associatedWord = UInt32(
+                            bigEndian: readable.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+                        )
+                        progress.priorityByte = readable[8]
+                        progress.slot = readable[9]
+                    }
+                    // Otherwise SPDY/2 SYN_REPLY or HEADERS: two unused bytes follow the stream ID.
+                }
+                guard count > 0 else { return }
+                let input = UnsafeRawBufferPointer(rebasing: readable[fixedLength..<(fixedLength + count)])
+                var consumed = 0
+                while true {
+                    if progress.overflowed {
+                        inflated.clear()
+                    }
+                    var step: (consumed: Int, produced: Int) = (0, 0)
+                    var capacity = 0
+                    inflated.writeWithUnsafeMutableBytes(minimumWritableBytes: 4096) { output in
+                        capacity = output.count
+                        inflater._withUnsafeGuaranteedRef { inflater in
+                            do throws(ZlibFailure) {
+                                step = try inflater.inflate(
+                                    UnsafeRawBufferPointer(rebasing: input[consumed...]),
+                                    into: output
+                                )
+                            } catch {
+                                failure = error
+                            }
+                        }
+                        return step.produced
+                    }
+                    if failure != nil { return }
+                    consumed += step.consumed
+                    progress.inflatedTotal += step.produced
+                    if !progress.overflowed && inflated.readableBytes > limit {
+                        progress.overflowed = true
+                        inflated.clear()
+                    }
+                    if progress.inflatedTotal > discardLimit {
+                        failure = ZlibFailure(
+                            code: 0,
+                            message: "the header block inflates past \(discardLimit) bytes; "
+                                + "the compression context is abandoned"
+                        )
+                        return
+                    }
+                    if consumed == count && step.produced < capacity { return }
+                }
+            }
+            buffer.moveReaderIndex(forwardBy: fixedLength + count)
+            progress.remaining -= count
+            if let failure {
+                inflaterBroken = true
+                inflated = allocator.buffer(capacity: 0)
+                state = .skipping(remaining: progress.remaining)
+                throw SPDYFrameDecodingError(
+                    code: .compressionError,
+                    header: progress.header,
+                    frame: frame(of: progress, headers: SPDYHeaders()),
+                    message: failure.message
                 )
             }
         }
-        let headers: SPDYHeaders
-        switch parsed {
-        case .success(let parsedHeaders):
-            headers = parsedHeaders
-        case .failure(.malformed(let message)):
-            throw SPDYFrameDecodingError(
-                code: .invalidFrame,
-                header: progress.header,
-                frame: progress.frame,
-                message: message
-            )
-        case .failure(.invalid(let message)):
-            throw SPDYFrameDecodingError(
-                code: .invalidHeaderBlock,
-                header: progress.header,
-                frame: progress.frame,
-                message: message
-            )
+
+        /// Empties `inflated` at the end of a block. It is only ever written to
+        /// and viewed, never read from or sliced, so its reader index is 0 and it
+        /// spans its whole storage: moving the writer index back to 0 is what
+        /// `clear()` would do, without `clear()`'s (exclusivity-checked) look at
+        /// the storage. A buffer grown past 16 KiB is dropped instead; it can only
+        /// have grown so far if the block inflated to more than 12 KiB (it grows
+        /// to the next power of two of its contents plus 4 KiB).
+        private mutating func resetInflated(after progress: HeaderBlockProgress) {
+            if progress.inflatedTotal > 12288 && inflated.capacity > 16384 {
+                inflated = allocator.buffer(capacity: 0)
+            } else {
+                inflated.moveWriterIndex(to: 0)
+            }
         }
-        switch progress.frame {
-        case .synStream(var f):
-            f.headers = headers
-            return .synStream(f)
-        case .synReply(var f):
-            f.headers = headers
-            return .synReply(f)
-        case .headers(var f):
-            f.headers = headers
-            return .headers(f)
-        default:
-            preconditionFailure("only header-block frames are inflated")
+
+        private mutating func finishHeaderBlock(
+            _ progress: HeaderBlockProgress
+        ) throws(SPDYFrameDecodingError) -> SPDYFrame {
+            // Do not keep a large inflate buffer alive between frames.
+            defer { resetInflated(after: progress) }
+            if progress.compressedTooLarge || progress.overflowed {
+                throw SPDYFrameDecodingError(
+                    code: .frameTooLarge,
+                    header: progress.header,
+                    frame: frame(of: progress, headers: SPDYHeaders()),
+                    message: progress.compressedTooLarge
+                        ? "the payload of \(progress.header.length) bytes exceeds the limit of "
+                            + "\(configuration.maxControlFramePayloadSize)"
+                        : "the header block inflates to \(progress.inflatedTotal) bytes, past the limit of "
+                            + "\(configuration.maxHeaderBlockSize)"
+                )
+            }
+            let lengthSize = layoutVersion(of: progress.header) == 2 ? 2 : 4
+            let translate = version == .v2 && configuration.translatesSPDY2HeaderNames
+            var problem: HeaderBlockProblem? = nil
+            let headers = inflated.withUnsafeReadableBytes { block -> SPDYHeaders in
+                do throws(HeaderBlockProblem) {
+                    return try HeaderBlockParser.parse(block, lengthSize: lengthSize, translateSPDY2Names: translate)
+                } catch {
+                    problem = error
+                    return SPDYHeaders()
+                }
+            }
+            switch problem {
+            case nil:
+                return frame(of: progress, headers: headers)
+            case .malformed(let message):
+                throw SPDYFrameDecodingError(
+                    code: .invalidFrame,
+                    header: progress.header,
+                    frame: frame(of: progress, headers: SPDYHeaders()),
+                    message: message
+                )
+            case .invalid(let message):
+                throw SPDYFrameDecodingError(
+                    code: .invalidHeaderBlock,
+                    header: progress.header,
+                    frame: frame(of: progress, headers: SPDYHeaders()),
+                    message: message
+                )
+            }
         }
     }
 }
