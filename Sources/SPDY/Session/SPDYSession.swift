@@ -704,14 +704,11 @@ public final class SPDYSession {
 
     // MARK: - Flow control (receiving)
 
+    /// Queues a WINDOW_UPDATE for a stream, or for the session (`nil`), and credits the
+    /// window the peer may use.
     func queueWindowUpdate(stream: SPDYStream?, _ delta: Int) {
-        if let stream {
-            stream.recvAvailable += delta
-            enqueueControl(.windowUpdate(.init(streamID: stream.id, deltaWindowSize: UInt32(delta))))
-        } else {
-            sessionRecvAvailable += delta
-            enqueueControl(.windowUpdate(.init(streamID: .zero, deltaWindowSize: UInt32(delta))))
-        }
+        if let stream { stream.recvAvailable += delta } else { sessionRecvAvailable += delta }
+        enqueueControl(.windowUpdate(.init(streamID: stream?.id ?? .zero, deltaWindowSize: UInt32(delta))))
     }
 
     func updateReceiveWindow(stream: SPDYStream?, _ size: Int) {
