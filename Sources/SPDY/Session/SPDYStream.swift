@@ -18,27 +18,28 @@ enum DeferralReason {
     case flowControl
 }
 
-/// One stream of a session.
+/// One stream of a session. Its fields skip runtime exclusivity checks for the same
+/// reason as the session's (see `SPDYSession.streams`).
 final class SPDYStream {
     let id: SPDYStreamID
-    var state: SPDYStreamState
-    var priority: UInt8
-    var shutRead = false
-    var shutWrite = false
-    var userData: Any?
+    @exclusivity(unchecked) var state: SPDYStreamState
+    @exclusivity(unchecked) var priority: UInt8
+    @exclusivity(unchecked) var shutRead = false
+    @exclusivity(unchecked) var shutWrite = false
+    @exclusivity(unchecked) var userData: Any?
     /// What we may still send (SPDY/3 and later). Can go negative after SETTINGS shrinks it.
-    var sendWindow: Int
+    @exclusivity(unchecked) var sendWindow: Int
     /// Received bytes not yet acknowledged by a WINDOW_UPDATE (the reference's recv_window_size).
-    var recvWindowSize = 0
+    @exclusivity(unchecked) var recvWindowSize = 0
     /// Bytes the application consumed but we did not acknowledge yet (manual consumption).
-    var consumedSize = 0
+    @exclusivity(unchecked) var consumedSize = 0
     /// What the peer may still send before it breaks flow control.
-    var recvAvailable: Int
+    @exclusivity(unchecked) var recvAvailable: Int
     /// The DATA item waiting outside the queue, and why.
-    var deferredData: OutboundData?
-    var deferralReason: DeferralReason = .application
+    @exclusivity(unchecked) var deferredData: OutboundData?
+    @exclusivity(unchecked) var deferralReason: DeferralReason = .application
     /// Streams the peer pushed in association with this one.
-    var pushedStreams: [SPDYStreamID] = []
+    @exclusivity(unchecked) var pushedStreams: [SPDYStreamID] = []
 
     init(
         id: SPDYStreamID,
@@ -66,7 +67,7 @@ final class OutboundData {
     let finishesStream: Bool
     let provider: SPDYDataProvider
     /// The provider reported the end of its data.
-    var reachedEnd = false
+    @exclusivity(unchecked) var reachedEnd = false
 
     init(streamID: SPDYStreamID, finishesStream: Bool, provider: SPDYDataProvider) {
         self.streamID = streamID
