@@ -78,7 +78,10 @@ extension SPDYSession {
     /// Turns a queued item into bytes, or handles why it cannot be sent now.
     private func prepare(_ item: OutboundItem) throws -> ActiveFrame? {
         switch item.payload {
-        case .control(let frame, _, let streamUserData):
+        case .control, .windowUpdate, .ping, .rstStream:
+            let frame = item.payload.controlFrame!
+            let streamUserData: Any? =
+                if case .control(let control) = item.payload { control.streamUserData } else { nil }
             if case .synStream(let syn) = frame {
                 // The stream exists from here on, so callbacks can read its user data.
                 openStream(syn.streamID, state: .initial, priority: syn.priority, userData: streamUserData)
@@ -95,7 +98,7 @@ extension SPDYSession {
                 return nil
             }
             notify { try callbacks.beforeControlFrameSend?(self, frame) }
-            return ActiveFrame(item: item, head: frameBuffer, body: nil, frame: frame)
+            return ActiveFrame(item: item, head: frameBuffer, body: nil)
         case .data(let data):
             guard dataSendPrecondition(data.streamID) == nil, let stream = streams[data.streamID] else {
                 return nil
@@ -216,7 +219,7 @@ extension SPDYSession {
                 length: payload.readableBytes,
                 into: &frameBuffer
             )
-            var frame = ActiveFrame(item: item, head: frameBuffer, body: payload, frame: nil)
+            var frame = ActiveFrame(item: item, head: frameBuffer, body: payload)
             frame.dataFlags = flags
             frame.dataLength = payload.readableBytes
             return frame
@@ -227,8 +230,10 @@ extension SPDYSession {
 
     private func frameSent(_ sent: ActiveFrame) throws {
         switch sent.item.payload {
-        case .control(let frame, let dataProvider, _):
-            controlFrameSent(frame, dataProvider: dataProvider)
+        case .control(let control):
+            controlFrameSent(control.frame, dataProvider: control.dataProvider)
+        case .windowUpdate, .ping, .rstStream:
+            controlFrameSent(sent.item.payload.controlFrame!, dataProvider: nil)
         case .data(let data):
             try dataFrameSent(sent, data)
         }

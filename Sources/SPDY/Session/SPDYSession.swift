@@ -71,8 +71,6 @@ public final class SPDYSession {
         /// The frame header (and a control frame's payload); `nil` once written.
         var head: ByteBuffer?
         var body: ByteBuffer?
-        /// The control frame being sent (for the callbacks).
-        var frame: SPDYFrame?
         /// For DATA: the flags written and the payload length.
         var dataFlags: SPDYDataFlags = []
         var dataLength = 0
@@ -394,7 +392,14 @@ public final class SPDYSession {
             }
         default: priority = Int(lowestPriority)
         }
-        enqueue(.control(frame, dataProvider: dataProvider, streamUserData: nil), priority: priority)
+        let payload: OutboundItem.Payload
+        switch frame {
+        case .windowUpdate(let f): payload = .windowUpdate(f)
+        case .ping(let f): payload = .ping(f)
+        case .rstStream(let f): payload = .rstStream(f)
+        default: payload = .control(OutboundControl(frame, dataProvider: dataProvider, streamUserData: nil))
+        }
+        enqueue(payload, priority: priority)
     }
 
     func enqueueData(_ data: OutboundData) {
@@ -465,7 +470,7 @@ public final class SPDYSession {
             OutboundItem(
                 priority: queuePriority,
                 sequence: nextSequenceNumber(),
-                payload: .control(frame, dataProvider: dataProvider, streamUserData: streamUserData)
+                payload: .control(OutboundControl(frame, dataProvider: dataProvider, streamUserData: streamUserData))
             )
         )
         return id

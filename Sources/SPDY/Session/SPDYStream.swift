@@ -76,11 +76,41 @@ final class OutboundData {
     }
 }
 
+/// A submitted control frame, with what follows it: the data provider of a request or
+/// response, and the user data of a new stream.
+final class OutboundControl {
+    let frame: SPDYFrame
+    let dataProvider: SPDYDataProvider?
+    let streamUserData: Any?
+
+    init(_ frame: SPDYFrame, dataProvider: SPDYDataProvider?, streamUserData: Any?) {
+        self.frame = frame
+        self.dataProvider = dataProvider
+        self.streamUserData = streamUserData
+    }
+}
+
 /// Something waiting to be sent.
 struct OutboundItem: Comparable {
+    /// Every case is a reference or a few bytes, so items stay small and cheap to move in
+    /// the queue; the frequent small control frames need no allocation.
     enum Payload {
-        case control(SPDYFrame, dataProvider: SPDYDataProvider?, streamUserData: Any?)
+        case control(OutboundControl)
+        case windowUpdate(SPDYFrame.WindowUpdate)
+        case ping(SPDYFrame.Ping)
+        case rstStream(SPDYFrame.RstStream)
         case data(OutboundData)
+
+        /// The control frame to send, for every case but DATA.
+        var controlFrame: SPDYFrame? {
+            switch self {
+            case .control(let control): return control.frame
+            case .windowUpdate(let frame): return .windowUpdate(frame)
+            case .ping(let frame): return .ping(frame)
+            case .rstStream(let frame): return .rstStream(frame)
+            case .data: return nil
+            }
+        }
     }
 
     /// Lower is sent first: PING −10, SETTINGS −1, then stream priorities.
