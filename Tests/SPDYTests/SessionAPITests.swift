@@ -25,6 +25,7 @@ struct SessionAPITests {
             SPDYSession.Configuration(dataFramePayloadSize: 0),
             SPDYSession.Configuration(headerCompression: .init(level: 12)),
             SPDYSession.Configuration(receiveBufferSize: 0),
+            SPDYSession.Configuration(maxQueuedFrames: 1),
         ] {
             #expect { try SPDYSession(role: .client, version: .v3, configuration: configuration) } throws: {
                 ($0 as? SPDYError)?.code == .invalidArgument

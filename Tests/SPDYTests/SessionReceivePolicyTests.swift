@@ -400,6 +400,37 @@ struct SessionReceivePolicyTests {
         #expect(peer.session.outboundQueueSize == 0)
     }
 
+    @Test("A peer that provokes answers without reading them is cut off: the queue stays bounded")
+    func provokedAnswersAreBounded() throws {
+        // PING flood: every PING asks for an echo.
+        let peer = try RawPeer(testing: .server, version: .v3, configuration: .init(maxQueuedFrames: 100))
+        var pings = ByteBuffer()
+        for i in 0..<1000 {
+            try peer.encoder.encode(.ping(.init(id: UInt32(2 * i + 1))), into: &pings)
+        }
+        try peer.session.recv(pings)
+        #expect(peer.session.outboundQueueSize <= 101)
+        let answers = try peer.collect()
+        #expect(answers.filter { if case .ping = $0 { true } else { false } }.count == 100)
+        #expect(answers.last.map(\.summary) == "GOAWAY 0 PROTOCOL_ERROR")
+        #expect(!peer.session.wantRead && !peer.session.wantWrite)
+
+        // RST_STREAM flood: HEADERS for streams that do not exist each ask for a RST_STREAM.
+        let other = try RawPeer(testing: .server, version: .v3, configuration: .init(maxQueuedFrames: 100))
+        var frames = ByteBuffer()
+        for i in 0..<500 {
+            try other.encoder.encode(
+                .headers(.init(streamID: SPDYStreamID(UInt32(2 * i + 1))!, headers: [("x", "1")])),
+                into: &frames
+            )
+        }
+        try other.session.recv(frames)
+        #expect(other.session.outboundQueueSize <= 101)
+        #expect(try other.collect().last.map(\.summary) == "GOAWAY 0 PROTOCOL_ERROR")
+        // The default is large enough for ordinary traffic.
+        #expect(SPDYSession.Configuration().maxQueuedFrames == 10_000)
+    }
+
     @Test("on_rst_stream_received: the stream closes with the peer's status")
     func rstReceived() throws {
         let peer = try clientWithRequest()

@@ -66,7 +66,7 @@ extension SPDYSession {
 
     /// Answers a stream error: RST_STREAM with `status`, and the invalid-frame callback.
     private func rejectStreamFrame(_ streamID: SPDYStreamID, _ frame: SPDYFrame, status: SPDYStreamStatus) {
-        enqueueControl(.rstStream(.init(streamID: streamID, status: status)))
+        enqueuePeerProvokedAnswer(.rstStream(.init(streamID: streamID, status: status)))
         notify { try callbacks.onInvalidControlFrameReceived?(self, frame, status) }
     }
 
@@ -275,7 +275,7 @@ extension SPDYSession {
             notify { try callbacks.onControlFrameReceived?(self, frame, header) }
         } else if (role == .server) == (f.id & 1 == 1) {
             // The peer's ping: echo it.
-            enqueueControl(.ping(.init(id: f.id)))
+            enqueuePeerProvokedAnswer(.ping(.init(id: f.id)))
             notify { try callbacks.onControlFrameReceived?(self, frame, header) }
         }
     }
@@ -350,7 +350,7 @@ extension SPDYSession {
                 stream.recvAvailable -= count
                 if configuration.enforcesReceiveWindow && stream.recvAvailable < 0 {
                     // The peer sent more than the window we advertised.
-                    enqueueControl(.rstStream(.init(streamID: id, status: .flowControlError)))
+                    enqueuePeerProvokedAnswer(.rstStream(.init(streamID: id, status: .flowControlError)))
                     allowed = false
                 } else if !(chunk.isEndOfFrame && chunk.header.flags.contains(.fin)) {
                     updateReceiveWindow(stream: stream, count)

@@ -43,6 +43,10 @@ public final class SPDYSession {
         /// FLOW_CONTROL_ERROR for a stream, GOAWAY for the SPDY/3.1 session window), as the
         /// drafts require. The reference does not check. Default `true`.
         public var enforcesReceiveWindow: Bool
+        /// The most frames that may wait to be sent before a peer that provokes answers
+        /// (PING echoes, RST_STREAMs for its bad frames) without reading them is cut off with
+        /// GOAWAY: the outbound queue never grows without bound. Default 10 000.
+        public var maxQueuedFrames: Int
 
         /// Creates a configuration with the defaults.
         public init(
@@ -53,7 +57,8 @@ public final class SPDYSession {
             headerCompression: SPDYHeaderCompression? = nil,
             dataFramePayloadSize: Int = SPDYProtocol.defaultDataPayloadSize,
             receiveBufferSize: Int = 16384,
-            enforcesReceiveWindow: Bool = true
+            enforcesReceiveWindow: Bool = true,
+            maxQueuedFrames: Int = 10_000
         ) {
             self.automaticWindowUpdate = automaticWindowUpdate
             self.manualDataConsumption = manualDataConsumption
@@ -63,6 +68,7 @@ public final class SPDYSession {
             self.dataFramePayloadSize = dataFramePayloadSize
             self.receiveBufferSize = receiveBufferSize
             self.enforcesReceiveWindow = enforcesReceiveWindow
+            self.maxQueuedFrames = maxQueuedFrames
         }
     }
 
@@ -149,6 +155,9 @@ public final class SPDYSession {
         }
         guard configuration.receiveBufferSize >= 1 else {
             throw .invalidArgument("receiveBufferSize must be positive")
+        }
+        guard configuration.maxQueuedFrames >= 16 else {
+            throw .invalidArgument("maxQueuedFrames must be at least 16")
         }
         self.role = role
         self.version = version
@@ -709,6 +718,17 @@ public final class SPDYSession {
         stream.deferredData = nil
         enqueueData(data)
         return true
+    }
+
+    /// Queues an answer the peer provoked (a PING echo, a RST_STREAM for its bad frame), unless
+    /// answers pile up because the peer does not read them: then the session is failed.
+    func enqueuePeerProvokedAnswer(_ frame: SPDYFrame) {
+        guard !failOnSend else { return }
+        guard outboundQueueSize < configuration.maxQueuedFrames else {
+            failSession(status: .protocolError)
+            return
+        }
+        enqueueControl(frame)
     }
 
     // MARK: - Flow control (receiving)
