@@ -676,14 +676,13 @@ public final class SPDYSession {
             }
             sessionRecvWindowSize -= min(delta, sessionRecvWindowSize)
             sessionConsumedSize -= min(delta, sessionConsumedSize)
-            sessionRecvAvailable += delta
+            queueWindowUpdate(stream: nil, delta)
         } else {
             guard let stream = streams[streamID] else { throw SPDYError(.streamClosed) }
             stream.recvWindowSize -= min(delta, stream.recvWindowSize)
             stream.consumedSize -= min(delta, stream.consumedSize)
-            stream.recvAvailable += delta
+            queueWindowUpdate(stream: stream, delta)
         }
-        enqueueControl(.windowUpdate(.init(streamID: streamID, deltaWindowSize: UInt32(delta))))
     }
 
     /// Reports that the application consumed `size` received bytes of a stream
