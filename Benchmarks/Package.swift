@@ -56,6 +56,15 @@ let package = Package(
                 .plugin(name: "BenchmarkPlugin", package: "benchmark")
             ]
         ),
+        // The session workloads as a plain executable, for callgrind and perf.
+        .executableTarget(
+            name: "SessionProfile",
+            dependencies: [
+                .product(name: "SPDY", package: rootPackage),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/Profile"
+        ),
         // Plain zlib (no SPDY framing), for a baseline of the header-block cost.
         .target(
             name: "CZlibBaseline",

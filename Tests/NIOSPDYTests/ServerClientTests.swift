@@ -237,7 +237,8 @@ struct ServerClientTests {
         let harness = try Harness.start(.tls(Self.identity, versions: SPDYVersion.negotiationPreference))
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let raw = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: harness.port).get()
-        try await raw.writeAndFlush(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+        // The server may close before the write completes on a loaded machine; the close is what counts.
+        try? await raw.writeAndFlush(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
         try await raw.closeFuture.get()
         let connection = try await harness.connect(tls: true)
         #expect(try await get(connection, "/").0 == 200)

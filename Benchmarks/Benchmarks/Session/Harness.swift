@@ -1,29 +1,38 @@
 import NIOCore
 import SPDY
 
-/// The bytes one session wrote that its peer has not read yet.
+/// The bytes one session wrote that its peer has not read yet: a socket's send buffer.
 ///
-/// The `send` callback appends to ``buffer``; ``deliver(to:)`` hands it to the peer's
-/// `recv(_:)` and clears it. Two buffers alternate: the peer's frame decoder keeps a
-/// reference to the last buffer it was given (it adopts an input buffer without copying
-/// when nothing is pending) until the next one arrives, and clearing a buffer that is
-/// still referenced would make NIO allocate new storage. With two, the buffer being
-/// refilled is never the one the decoder holds, so the harness allocates nothing once
-/// both buffers have grown.
+/// The `send` callback appends to ``buffer`` up to ``capacity`` bytes and then takes
+/// nothing more (the session's "would block"), as a socket with a full send buffer
+/// does; ``deliver(to:)`` hands the bytes to the peer's `recv(_:)` and clears it. Two
+/// buffers alternate: the peer's frame decoder keeps a reference to the last buffer it
+/// was given (it adopts an input buffer without copying when nothing is pending) until
+/// the next one arrives, and clearing a buffer that is still referenced would make NIO
+/// allocate new storage. With two, the buffer being refilled is never the one the
+/// decoder holds, so the harness allocates nothing once both buffers have grown.
 final class Outbox {
     private(set) var buffer: ByteBuffer
     private var spare: ByteBuffer
+    let capacity: Int
 
     init(capacity: Int) {
+        self.capacity = capacity
         buffer = ByteBufferAllocator().buffer(capacity: capacity)
         spare = ByteBufferAllocator().buffer(capacity: capacity)
     }
 
-    /// The `send` callback's body: takes everything.
+    /// The `send` callback's body: takes what fits.
     @inline(__always)
     func write(_ bytes: ByteBuffer) -> Int {
-        buffer.writeImmutableBuffer(bytes)
-        return bytes.readableBytes
+        let room = capacity - buffer.readableBytes
+        if bytes.readableBytes <= room {
+            buffer.writeImmutableBuffer(bytes)
+            return bytes.readableBytes
+        }
+        guard room > 0 else { return 0 }
+        buffer.writeImmutableBuffer(bytes.getSlice(at: bytes.readerIndex, length: room)!)
+        return room
     }
 
     /// Gives what was written to `session`; returns the number of bytes moved.
@@ -84,6 +93,15 @@ final class SessionLink {
         }
     }
 
+    /// Has the client advertise `window` bytes of receive window for every stream
+    /// (SETTINGS INITIAL_WINDOW_SIZE) and for the SPDY/3.1 session (WINDOW_UPDATE on
+    /// stream 0) instead of the protocol's 64 KiB: what a client tuned for bulk
+    /// downloads does. Call before the first request.
+    func advertiseReceiveWindow(_ window: Int) throws {
+        try client.submitSettings(entries: [.init(id: .initialWindowSize, value: UInt32(window))])
+        try client.submitWindowUpdate(streamID: .zero, delta: window - SPDYProtocol.defaultInitialWindowSize)
+    }
+
     /// One round: the client sends, the server reads and sends, the client reads.
     /// Returns the number of bytes moved.
     @inline(__always)
@@ -118,11 +136,10 @@ struct SlicedBody {
 
 /// Bytes of a fixed pseudo-random pattern.
 func patternBuffer(_ count: Int) -> ByteBuffer {
-    var buffer = ByteBufferAllocator().buffer(capacity: count)
     var seed: UInt32 = 0x1234_5678
-    for _ in 0..<count {
+    let bytes = (0..<count).map { _ in
         seed = seed &* 1_664_525 &+ 1_013_904_223
-        buffer.writeInteger(UInt8(truncatingIfNeeded: seed >> 24))
+        return UInt8(truncatingIfNeeded: seed >> 24)
     }
-    return buffer
+    return ByteBuffer(bytes: bytes)
 }

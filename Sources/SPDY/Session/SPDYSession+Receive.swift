@@ -149,7 +149,7 @@ extension SPDYSession {
             stream.shutRead = fin
             stream.shutWrite = unidirectional
             if f.associatedStreamID != .zero {
-                streams[f.associatedStreamID]?.pushedStreams.append(f.streamID)
+                self.stream(f.associatedStreamID)?.pushedStreams.append(f.streamID)
             }
         }
         notify { try callbacks.onControlFrameReceived?(self, frame, header) }
@@ -170,7 +170,7 @@ extension SPDYSession {
             if f.associatedStreamID != .zero || f.flags.contains(.unidirectional) { return .protocolError }
         } else {
             if f.associatedStreamID == .zero { return .invalidStream }
-            if !f.flags.contains(.unidirectional) || streams[f.associatedStreamID] == nil { return .protocolError }
+            if !f.flags.contains(.unidirectional) || stream(f.associatedStreamID) == nil { return .protocolError }
         }
         if incomingStreamLimitReached { return .refusedStream }
         return nil
@@ -178,7 +178,7 @@ extension SPDYSession {
 
     private func synReplyReceived(_ f: SPDYFrame.SynReply, frame: SPDYFrame, header: SPDYControlFrameHeader) {
         var status = SPDYStreamStatus.protocolError
-        if let stream = streams[f.streamID], !stream.shutRead, isLocallyInitiated(f.streamID) {
+        if let stream = stream(f.streamID), !stream.shutRead, isLocallyInitiated(f.streamID) {
             switch stream.state {
             case .opening:
                 stream.state = .opened
@@ -199,7 +199,7 @@ extension SPDYSession {
     }
 
     private func headersReceived(_ f: SPDYFrame.Headers, frame: SPDYFrame, header: SPDYControlFrameHeader) {
-        if let stream = streams[f.streamID], !stream.shutRead {
+        if let stream = stream(f.streamID), !stream.shutRead {
             if stream.state == .closing { return }
             if isLocallyInitiated(f.streamID) {
                 guard stream.state == .opened else {
@@ -308,7 +308,7 @@ extension SPDYSession {
             notify { try callbacks.onControlFrameReceived?(self, frame, header) }
             return
         }
-        guard let stream = streams[f.streamID] else { return }
+        guard let stream = stream(f.streamID) else { return }
         guard stream.sendWindow <= SPDYProtocol.maxWindowSize - delta else {
             rejectStreamFrame(f.streamID, frame, status: .flowControlError)
             return
@@ -321,7 +321,7 @@ extension SPDYSession {
     // MARK: - DATA
 
     private func dataReceiveAllowed(_ id: SPDYStreamID) -> Bool {
-        guard let stream = streams[id], !stream.shutRead else { return false }
+        guard let stream = stream(id), !stream.shutRead else { return false }
         if isLocallyInitiated(id) { return stream.state == .opened }
         return stream.state != .closing
     }
@@ -346,7 +346,7 @@ extension SPDYSession {
                     updateConsumed(stream: nil, count)
                 }
             }
-            if flowControlOn && allowed, let stream = streams[id] {
+            if flowControlOn && allowed, let stream = stream(id) {
                 stream.recvAvailable -= count
                 if configuration.enforcesReceiveWindow && stream.recvAvailable < 0 {
                     // The peer sent more than the window we advertised.
@@ -371,7 +371,7 @@ extension SPDYSession {
     private func dataFrameReceived(_ header: SPDYDataFrameHeader) {
         let id = header.streamID
         // DATA for a stream that does not exist is ignored.
-        guard let stream = streams[id] else { return }
+        guard let stream = stream(id) else { return }
         let fin = header.flags.contains(.fin)
         var valid = false
         var violation = false

@@ -70,7 +70,7 @@ extension SPDYSession {
         if version.hasSessionFlowControl {
             sessionSendWindow -= count
         }
-        streams[streamID]?.sendWindow -= count
+        stream(streamID)?.sendWindow -= count
     }
 
     // MARK: - Preparing frames
@@ -100,7 +100,7 @@ extension SPDYSession {
             notify { try callbacks.beforeControlFrameSend?(self, frame) }
             return ActiveFrame(item: item, head: frameBuffer, body: nil)
         case .data(let data):
-            guard dataSendPrecondition(data.streamID) == nil, let stream = streams[data.streamID] else {
+            guard dataSendPrecondition(data.streamID) == nil, let stream = stream(data.streamID) else {
                 return nil
             }
             return try readData(data, stream: stream, item: item)
@@ -122,10 +122,10 @@ extension SPDYSession {
         switch frame {
         case .synStream(let f):
             if anyGoAway { return .synStreamNotAllowed }
-            if f.associatedStreamID != .zero && streams[f.associatedStreamID] == nil { return .streamClosed }
+            if f.associatedStreamID != .zero && stream(f.associatedStreamID) == nil { return .streamClosed }
             return nil
         case .synReply(let f):
-            guard let stream = streams[f.streamID] else { return .streamClosed }
+            guard let stream = stream(f.streamID) else { return .streamClosed }
             if stream.shutWrite { return .streamShutWR }
             if isLocallyInitiated(f.streamID) { return .invalidStreamID }
             switch stream.state {
@@ -134,7 +134,7 @@ extension SPDYSession {
             default: return .invalidStreamState
             }
         case .headers(let f):
-            guard let stream = streams[f.streamID] else { return .streamClosed }
+            guard let stream = stream(f.streamID) else { return .streamClosed }
             if stream.shutWrite { return .streamShutWR }
             if isLocallyInitiated(f.streamID) {
                 return stream.state == .closing ? .streamClosing : nil
@@ -146,7 +146,7 @@ extension SPDYSession {
             }
         case .windowUpdate(let f):
             if f.streamID == .zero && version.hasSessionFlowControl { return nil }
-            guard let stream = streams[f.streamID] else { return .streamClosed }
+            guard let stream = stream(f.streamID) else { return .streamClosed }
             return stream.state == .closing ? .streamClosing : nil
         case .goAway:
             return goAwaySent ? .goAwayAlreadySent : nil
@@ -156,7 +156,7 @@ extension SPDYSession {
     }
 
     private func dataSendPrecondition(_ streamID: SPDYStreamID) -> SPDYError.Code? {
-        guard let stream = streams[streamID] else { return .streamClosed }
+        guard let stream = stream(streamID) else { return .streamClosed }
         if stream.shutWrite { return .streamShutWR }
         if stream.deferredData != nil { return .deferredDataExist }
         if isLocallyInitiated(streamID) {
@@ -243,10 +243,10 @@ extension SPDYSession {
         notify { try callbacks.onControlFrameSent?(self, frame) }
         switch frame {
         case .synStream(let f):
-            guard let stream = streams[f.streamID] else { return }
+            guard let stream = stream(f.streamID) else { return }
             stream.state = .opening
             if f.associatedStreamID != .zero {
-                streams[f.associatedStreamID]?.pushedStreams.append(f.streamID)
+                self.stream(f.associatedStreamID)?.pushedStreams.append(f.streamID)
             }
             if f.flags.contains(.fin) { stream.shutWrite = true }
             if f.flags.contains(.unidirectional) { stream.shutRead = true }
@@ -255,7 +255,7 @@ extension SPDYSession {
                 submitData(streamID: f.streamID, flags: .fin, dataProvider: dataProvider)
             }
         case .synReply(let f):
-            guard let stream = streams[f.streamID] else { return }
+            guard let stream = stream(f.streamID) else { return }
             stream.state = .opened
             if f.flags.contains(.fin) { stream.shutWrite = true }
             closeIfBothShut(stream)
@@ -270,7 +270,7 @@ extension SPDYSession {
         case .goAway:
             goAwaySent = true
         case .headers(let f):
-            guard let stream = streams[f.streamID] else { return }
+            guard let stream = stream(f.streamID) else { return }
             if f.flags.contains(.fin) { stream.shutWrite = true }
             closeIfBothShut(stream)
         default:
@@ -280,11 +280,11 @@ extension SPDYSession {
 
     private func dataFrameSent(_ sent: ActiveFrame, _ data: OutboundData) throws {
         notify { try callbacks.onDataSent?(self, sent.dataFlags, data.streamID, sent.dataLength) }
-        if data.reachedEnd && data.finishesStream, let stream = streams[data.streamID] {
+        if data.reachedEnd && data.finishesStream, let stream = stream(data.streamID) {
             stream.shutWrite = true
             closeIfBothShut(stream)
         }
-        guard !data.reachedEnd, dataSendPrecondition(data.streamID) == nil, let stream = streams[data.streamID]
+        guard !data.reachedEnd, dataSendPrecondition(data.streamID) == nil, let stream = stream(data.streamID)
         else { return }
         // Keep sending this stream only while nothing of higher priority waits.
         if let next = peekNextItem(), sent.item.priority >= next.priority {

@@ -89,7 +89,7 @@ public final class SPDYSession {
     /// The options and limits.
     public let configuration: Configuration
     /// The callbacks.
-    public var callbacks: SPDYSessionCallbacks
+    @exclusivity(unchecked) public var callbacks: SPDYSessionCallbacks
     /// Any object the application ties to the session (the reference's `user_data`).
     public var userData: Any?
 
@@ -101,6 +101,9 @@ public final class SPDYSession {
     // copies), so the runtime exclusivity checks Swift would otherwise make on each access
     // (about a quarter of the per-frame cost) are turned off for them.
     @exclusivity(unchecked) var streams: [SPDYStreamID: SPDYStream] = [:]
+    /// The stream found last: frames of one stream come in runs (a DATA frame is
+    /// looked up several times on each side), so most lookups skip hashing.
+    @exclusivity(unchecked) var cachedStream: SPDYStream?
     @exclusivity(unchecked) var outgoingStreamCount = 0
     @exclusivity(unchecked) var incomingStreamCount = 0
     @exclusivity(unchecked) var nextStreamID: UInt64
@@ -121,6 +124,9 @@ public final class SPDYSession {
     @exclusivity(unchecked) var sessionRecvWindowSize = 0
     @exclusivity(unchecked) var sessionConsumedSize = 0
     @exclusivity(unchecked) var sessionRecvAvailable = SPDYProtocol.defaultInitialWindowSize
+    /// The session window we advertise (SPDY/3.1): 64 KiB, plus what the application
+    /// granted beyond received bytes with a WINDOW_UPDATE on stream 0.
+    @exclusivity(unchecked) var sessionLocalWindowSize = SPDYProtocol.defaultInitialWindowSize
 
     @exclusivity(unchecked) var queue = Heap<OutboundItem>()
     @exclusivity(unchecked) var synQueue = Deque<OutboundItem>()
@@ -219,20 +225,20 @@ public final class SPDYSession {
     /// The user data given when the stream was submitted (`get_stream_user_data`); `nil`
     /// for streams the peer opened and for unknown streams.
     public func streamUserData(_ streamID: SPDYStreamID) -> Any? {
-        streams[streamID]?.userData
+        stream(streamID)?.userData
     }
 
     /// Replaces the user data of an open stream; returns `false` when the stream does not exist.
     @discardableResult
     public func setStreamUserData(_ streamID: SPDYStreamID, _ userData: Any?) -> Bool {
-        guard let stream = streams[streamID] else { return false }
+        guard let stream = stream(streamID) else { return false }
         stream.userData = userData
         return true
     }
 
     /// The state of a stream, or `nil` when it is not open.
     public func streamState(_ streamID: SPDYStreamID) -> SPDYStreamState? {
-        streams[streamID]?.state
+        stream(streamID)?.state
     }
 
     /// The IDs of the open streams, in increasing order.
@@ -245,7 +251,7 @@ public final class SPDYSession {
     /// without the stream or without flow control (SPDY/2).
     public func streamSendWindow(_ streamID: SPDYStreamID) -> Int? {
         guard version.hasStreamFlowControl else { return nil }
-        return streams[streamID]?.sendWindow
+        return stream(streamID)?.sendWindow
     }
 
     /// What we may still send on the session (SPDY/3.1), or `nil` before SPDY/3.1.
@@ -256,7 +262,7 @@ public final class SPDYSession {
     /// Bytes received on a stream and not yet acknowledged with WINDOW_UPDATE
     /// (`get_stream_recv_data_length`): `nil` without the stream, 0 without flow control.
     public func streamReceivedDataLength(_ streamID: SPDYStreamID) -> Int? {
-        guard let stream = streams[streamID] else { return nil }
+        guard let stream = stream(streamID) else { return nil }
         return version.hasStreamFlowControl ? stream.recvWindowSize : 0
     }
 
@@ -325,6 +331,15 @@ public final class SPDYSession {
 
     // MARK: - Streams
 
+    /// The open stream with this ID.
+    @inline(__always)
+    func stream(_ id: SPDYStreamID) -> SPDYStream? {
+        if let cached = cachedStream, cached.id == id { return cached }
+        guard let found = streams[id] else { return nil }
+        cachedStream = found
+        return found
+    }
+
     @discardableResult
     func openStream(
         _ id: SPDYStreamID,
@@ -341,6 +356,7 @@ public final class SPDYSession {
             userData: userData
         )
         streams[id] = stream
+        cachedStream = stream
         if isLocallyInitiated(id) {
             outgoingStreamCount += 1
         } else {
@@ -350,9 +366,10 @@ public final class SPDYSession {
     }
 
     func closeStream(_ id: SPDYStreamID, status: SPDYStreamStatus) {
-        guard streams[id] != nil else { return }
+        guard stream(id) != nil else { return }
         notify { try callbacks.onStreamClosed?(self, id, status) }
         guard streams.removeValue(forKey: id) != nil else { return }
+        if cachedStream?.id == id { cachedStream = nil }
         if isLocallyInitiated(id) {
             outgoingStreamCount -= 1
         } else {
@@ -367,7 +384,7 @@ public final class SPDYSession {
     }
 
     func closePushedStreams(of id: SPDYStreamID, status: SPDYStreamStatus) {
-        guard let stream = streams[id] else { return }
+        guard let stream = stream(id) else { return }
         for pushed in stream.pushedStreams {
             closeStream(pushed, status: status)
         }
@@ -389,11 +406,11 @@ public final class SPDYSession {
         switch frame {
         case .ping: priority = -10
         case .settings: priority = -1
-        case .synReply(let f): priority = Int(streams[f.streamID]?.priority ?? lowestPriority)
-        case .headers(let f): priority = Int(streams[f.streamID]?.priority ?? lowestPriority)
-        case .windowUpdate(let f): priority = Int(streams[f.streamID]?.priority ?? lowestPriority)
+        case .synReply(let f): priority = Int(stream(f.streamID)?.priority ?? lowestPriority)
+        case .headers(let f): priority = Int(stream(f.streamID)?.priority ?? lowestPriority)
+        case .windowUpdate(let f): priority = Int(stream(f.streamID)?.priority ?? lowestPriority)
         case .rstStream(let f):
-            if let stream = streams[f.streamID] {
+            if let stream = stream(f.streamID) {
                 stream.state = .closing
                 priority = Int(stream.priority)
             } else {
@@ -412,7 +429,7 @@ public final class SPDYSession {
     }
 
     func enqueueData(_ data: OutboundData) {
-        enqueue(.data(data), priority: Int(streams[data.streamID]?.priority ?? lowestPriority))
+        enqueue(.data(data), priority: Int(stream(data.streamID)?.priority ?? lowestPriority))
     }
 
     /// The item to send next: the queue's top, or the oldest SYN_STREAM when it
@@ -472,7 +489,7 @@ public final class SPDYSession {
         // lowest priority; a pushed stream goes at its associated stream's priority instead, so
         // it is announced before the response that finishes the associated stream.
         var queuePriority = Int(lowestPriority)
-        if role == .server, associatedStreamID != .zero, let associated = streams[associatedStreamID] {
+        if role == .server, associatedStreamID != .zero, let associated = stream(associatedStreamID) {
             queuePriority = Int(associated.priority)
         }
         synQueue.append(
@@ -648,6 +665,7 @@ public final class SPDYSession {
                 let delta = Int(entry.value) - localInitialWindow
                 for stream in streams.values {
                     stream.recvAvailable += delta
+                    stream.localWindowSize += delta
                 }
                 windowChanged = delta != 0
             }
@@ -674,13 +692,18 @@ public final class SPDYSession {
             guard version.hasSessionFlowControl else {
                 throw .invalidArgument("stream 0 has a window only in SPDY/3.1")
             }
-            sessionRecvWindowSize -= min(delta, sessionRecvWindowSize)
+            let acknowledged = min(delta, sessionRecvWindowSize)
+            sessionRecvWindowSize -= acknowledged
             sessionConsumedSize -= min(delta, sessionConsumedSize)
+            // Credit beyond the received bytes makes the window larger from now on.
+            sessionLocalWindowSize = min(sessionLocalWindowSize + delta - acknowledged, SPDYProtocol.maxWindowSize)
             queueWindowUpdate(stream: nil, delta)
         } else {
-            guard let stream = streams[streamID] else { throw SPDYError(.streamClosed) }
-            stream.recvWindowSize -= min(delta, stream.recvWindowSize)
+            guard let stream = stream(streamID) else { throw SPDYError(.streamClosed) }
+            let acknowledged = min(delta, stream.recvWindowSize)
+            stream.recvWindowSize -= acknowledged
             stream.consumedSize -= min(delta, stream.consumedSize)
+            stream.localWindowSize = min(stream.localWindowSize + delta - acknowledged, SPDYProtocol.maxWindowSize)
             queueWindowUpdate(stream: stream, delta)
         }
     }
@@ -700,7 +723,7 @@ public final class SPDYSession {
         if version.hasSessionFlowControl {
             updateConsumed(stream: nil, size)
         }
-        if flowControlOn, let stream = streams[streamID] {
+        if flowControlOn, let stream = stream(streamID) {
             updateConsumed(stream: stream, size)
         }
     }
@@ -711,7 +734,7 @@ public final class SPDYSession {
     ///   for flow-control credit rather than for the application.
     @discardableResult
     public func resumeData(streamID: SPDYStreamID) -> Bool {
-        guard let stream = streams[streamID], let data = stream.deferredData,
+        guard let stream = stream(streamID), let data = stream.deferredData,
             stream.deferralReason == .application
         else { return false }
         stream.deferredData = nil
@@ -740,14 +763,16 @@ public final class SPDYSession {
     }
 
     func updateReceiveWindow(stream: SPDYStream?, _ size: Int) {
-        let initial = stream == nil ? SPDYProtocol.defaultInitialWindowSize : localInitialWindow
+        let window = stream?.localWindowSize ?? sessionLocalWindowSize
         var received = stream?.recvWindowSize ?? sessionRecvWindowSize
         guard received <= SPDYProtocol.maxWindowSize - size else {
             failSession(status: .protocolError)
             return
         }
         received += size
-        if configuration.automaticWindowUpdate && !configuration.manualDataConsumption && received >= initial / 2 {
+        if configuration.automaticWindowUpdate && !configuration.manualDataConsumption && received > 0
+            && received >= window / 2
+        {
             queueWindowUpdate(stream: stream, received)
             received = 0
         }
@@ -758,8 +783,8 @@ public final class SPDYSession {
     /// half-window threshold; acknowledge them now, or a peer whose window went to zero
     /// would never send the data that would trigger the WINDOW_UPDATE.
     func acknowledgeAfterWindowChange() {
-        let threshold = localInitialWindow / 2
         for stream in streams.values where stream.state != .closing && !stream.shutRead {
+            let threshold = stream.localWindowSize / 2
             if configuration.manualDataConsumption {
                 if stream.consumedSize > 0 && stream.consumedSize >= threshold {
                     updateConsumed(stream: stream, 0)
@@ -773,14 +798,14 @@ public final class SPDYSession {
     }
 
     func updateConsumed(stream: SPDYStream?, _ size: Int) {
-        let initial = stream == nil ? SPDYProtocol.defaultInitialWindowSize : localInitialWindow
+        let window = stream?.localWindowSize ?? sessionLocalWindowSize
         var consumed = stream?.consumedSize ?? sessionConsumedSize
         guard consumed <= SPDYProtocol.maxWindowSize - size else {
             failSession(status: .protocolError)
             return
         }
         consumed += size
-        if consumed >= initial / 2 {
+        if consumed > 0 && consumed >= window / 2 {
             queueWindowUpdate(stream: stream, consumed)
             if let stream { stream.recvWindowSize -= consumed } else { sessionRecvWindowSize -= consumed }
             consumed = 0

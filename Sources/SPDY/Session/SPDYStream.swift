@@ -35,6 +35,10 @@ final class SPDYStream {
     @exclusivity(unchecked) var consumedSize = 0
     /// What the peer may still send before it breaks flow control.
     @exclusivity(unchecked) var recvAvailable: Int
+    /// The window we advertise for this stream: INITIAL_WINDOW_SIZE, plus what the
+    /// application granted beyond received bytes with a WINDOW_UPDATE (nghttp2's
+    /// `local_window_size`). Automatic WINDOW_UPDATEs go out at half of it.
+    @exclusivity(unchecked) var localWindowSize: Int
     /// The DATA item waiting outside the queue, and why.
     @exclusivity(unchecked) var deferredData: OutboundData?
     @exclusivity(unchecked) var deferralReason: DeferralReason = .application
@@ -54,6 +58,7 @@ final class SPDYStream {
         self.priority = priority
         self.sendWindow = sendWindow
         self.recvAvailable = recvWindow
+        self.localWindowSize = recvWindow
         self.userData = userData
     }
 
