@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "NIOSPDY", targets: ["NIOSPDY"]),
         .executable(name: "spdy-example", targets: ["SPDYExample"]),
         .executable(name: "spdyserv", targets: ["spdyserv"]),
+        .executable(name: "spdy-interop", targets: ["spdy-interop"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -63,6 +64,19 @@ let package = Package(
                 "SPDY",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
+        ),
+        // The Swift side of the interoperability suite (Interop/run.sh): server, client
+        // scenarios and a frame dump for Wireshark.
+        .executableTarget(
+            name: "spdy-interop",
+            dependencies: [
+                "NIOSPDY",
+                "SPDY",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            path: "Interop/Driver"
         ),
         .testTarget(
             name: "NIOSPDYTests",
