@@ -65,12 +65,14 @@ public struct SPDYClientRequest: Sendable {
         self.priority = priority
     }
 
-    /// The SPDY header block of the request.
+    /// The SPDY header block of the request. HTTP/1.1 connection headers (`connection`,
+    /// `host`, `keep-alive`, `proxy-connection`, `transfer-encoding`), which SPDY forbids, are
+    /// left out.
     public var spdyHeaders: SPDYHeaders {
         var block: SPDYHeaders = [
             (":method", method), (":path", path), (":version", "HTTP/1.1"), (":scheme", scheme), (":host", authority),
         ]
-        for (name, value) in headers {
+        for (name, value) in headers where !ConnectionSpecificHeaders.forbiddenInRequest(name) {
             let lower = name.lowercased()
             if [":method", ":path", ":version", ":scheme", ":host"].contains(lower) {
                 block.replaceOrAdd(name: lower, value: value)
@@ -140,6 +142,13 @@ public final class SPDYClient: Sendable {
         public var session: SPDYSession.Configuration
         /// MAX_CONCURRENT_STREAMS announced to the server. Default 100.
         public var maxConcurrentStreams: UInt32
+        /// INITIAL_WINDOW_SIZE announced to the server in the first SETTINGS (spdycat's
+        /// `-w`), for SPDY/3 and later; `nil` keeps the protocol's 64 KiB. On SPDY/3.1 the
+        /// session window is raised to the same size with a WINDOW_UPDATE on stream 0.
+        public var initialWindowSize: UInt32?
+        /// Called with every frame event of every connection, numbered from 1 in the
+        /// order they were made (spdycat's `-v`). It runs on the connection's event loop.
+        public var frameObserver: (@Sendable (_ connection: Int, _ event: SPDYFrameEvent) -> Void)?
 
         /// Creates a configuration.
         public init(
@@ -149,8 +158,12 @@ public final class SPDYClient: Sendable {
             trustRoots: [NIOSSLCertificate]? = nil,
             connectTimeout: TimeAmount = .seconds(10),
             session: SPDYSession.Configuration = .init(),
-            maxConcurrentStreams: UInt32 = 100
+            maxConcurrentStreams: UInt32 = 100,
+            initialWindowSize: UInt32? = nil,
+            frameObserver: (@Sendable (_ connection: Int, _ event: SPDYFrameEvent) -> Void)? = nil
         ) {
+            self.initialWindowSize = initialWindowSize
+            self.frameObserver = frameObserver
             self.versions = versions
             self.plainVersion = plainVersion
             self.verifyCertificates = verifyCertificates
@@ -167,6 +180,7 @@ public final class SPDYClient: Sendable {
     public let group: any EventLoopGroup
     private let ownsGroup: Bool
     private let sslContext: NIOSSLContext
+    private let connectionCounter = NIOLockedValueBox(0)
 
     /// Creates a client.
     public init(configuration: Configuration = .init(), group: (any EventLoopGroup)? = nil) throws {
@@ -192,6 +206,10 @@ public final class SPDYClient: Sendable {
     public func connect(host: String, port: Int, tls: Bool = true) async throws -> SPDYClientConnection {
         let configuration = self.configuration
         let sslContext = self.sslContext
+        let number = connectionCounter.withLockedValue { counter in
+            counter += 1
+            return counter
+        }
         let result = NIOLockedValueBox<EventLoopPromise<SPDYClientConnection>?>(nil)
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(configuration.connectTimeout)
@@ -205,7 +223,8 @@ public final class SPDYClient: Sendable {
                         let connection = try SPDYClientConnection.install(
                             on: channel,
                             version: configuration.plainVersion,
-                            configuration: configuration
+                            configuration: configuration,
+                            number: number
                         )
                         promise.succeed(connection)
                     }
@@ -224,7 +243,8 @@ public final class SPDYClient: Sendable {
                             let connection = try SPDYClientConnection.install(
                                 on: channel,
                                 version: version,
-                                configuration: configuration
+                                configuration: configuration,
+                                number: number
                             )
                             promise.succeed(connection)
                         }
@@ -295,14 +315,22 @@ public final class SPDYClientConnection: @unchecked Sendable {
     static func install(
         on channel: any Channel,
         version: SPDYVersion,
-        configuration: SPDYClient.Configuration
+        configuration: SPDYClient.Configuration,
+        number: Int
     ) throws -> SPDYClientConnection {
         let session = try SPDYSession(role: .client, version: version, configuration: configuration.session)
         let connection = SPDYConnection(session: session)
         let client = SPDYClientConnection(version: version, channel: channel, connection: connection)
         let maxStreams = configuration.maxConcurrentStreams
+        let window = version == .v2 ? nil : configuration.initialWindowSize
         connection.onActive = { connection in
-            try? connection.session.submitSettings(entries: [.init(id: .maxConcurrentStreams, value: maxStreams)])
+            var entries: [SPDYFrame.SettingsEntry] = [.init(id: .maxConcurrentStreams, value: maxStreams)]
+            if let window { entries.append(.init(id: .initialWindowSize, value: window)) }
+            try? connection.session.submitSettings(entries: entries)
+            if let window, version == .v3_1, Int(window) > SPDYProtocol.defaultInitialWindowSize {
+                try? connection.session.submitWindowUpdate(
+                    streamID: .zero, delta: Int(window) - SPDYProtocol.defaultInitialWindowSize)
+            }
         }
         connection.onClose = { [client] _, error in client.connectionClosed(error) }
         session.callbacks.onControlFrameReceived = { [unowned client] _, frame, _ in client.controlFrame(frame) }
@@ -311,6 +339,9 @@ public final class SPDYClientConnection: @unchecked Sendable {
             client.streams[id]?.handler.onData(data)
         }
         session.callbacks.onStreamClosed = { [unowned client] _, id, status in client.streamClosed(id, status) }
+        if let observer = configuration.frameObserver {
+            session.callbacks.addObserver { _, event in observer(number, event) }
+        }
         try channel.pipeline.syncOperations.addHandler(connection)
         return client
     }

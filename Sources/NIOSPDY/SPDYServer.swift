@@ -44,6 +44,9 @@ public final class SPDYServer: @unchecked Sendable {
         public var session: SPDYSession.Configuration
         /// Event loop threads when the server creates its own group. Default: one per core.
         public var threads: Int
+        /// Called with every frame event of every connection, numbered from 1 in the order
+        /// they were accepted (spdyd's `-v`). It runs on the connection's event loop.
+        public var frameObserver: (@Sendable (_ connection: Int, _ event: SPDYFrameEvent) -> Void)?
 
         /// Creates a configuration.
         public init(
@@ -56,8 +59,10 @@ public final class SPDYServer: @unchecked Sendable {
             handshakeTimeout: TimeAmount = .seconds(10),
             maxRequestBodySize: Int = 16 << 20,
             session: SPDYSession.Configuration = .init(),
-            threads: Int = System.coreCount
+            threads: Int = System.coreCount,
+            frameObserver: (@Sendable (_ connection: Int, _ event: SPDYFrameEvent) -> Void)? = nil
         ) {
+            self.frameObserver = frameObserver
             self.host = host
             self.port = port
             self.transport = transport
@@ -90,6 +95,7 @@ public final class SPDYServer: @unchecked Sendable {
         var channels: [any Channel] = []
         var connections: [ObjectIdentifier: (channel: any Channel, connection: NIOLoopBound<SPDYConnection>)] = [:]
         var shuttingDown = false
+        var accepted = 0
     }
 
     /// Creates a server; call ``start()`` to listen.
@@ -240,6 +246,13 @@ public final class SPDYServer: @unchecked Sendable {
         let connection = SPDYConnection(session: session)
         let serverConnection = SPDYServerConnection(server: self, connection: connection, version: version)
         serverConnection.install()
+        if let observer = configuration.frameObserver {
+            let number = state.withLockedValue { state in
+                state.accepted += 1
+                return state.accepted
+            }
+            session.callbacks.addObserver { _, event in observer(number, event) }
+        }
         let id = ObjectIdentifier(connection)
         let bound = NIOLoopBound(connection, eventLoop: channel.eventLoop)
         state.withLockedValue { $0.connections[id] = (channel, bound) }

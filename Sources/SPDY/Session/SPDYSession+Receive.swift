@@ -74,6 +74,7 @@ extension SPDYSession {
         if let frame = error.frame, let streamID = frame.streamID,
             error.code == .invalidHeaderBlock || error.code == .frameTooLarge
         {
+            receivedControlFrameHeader = error.header
             // FRAME_TOO_LARGE exists from SPDY/3 on; SPDY/2 peers get PROTOCOL_ERROR.
             let status: SPDYStreamStatus =
                 error.code == .frameTooLarge && version != .v2 ? .frameTooLarge : .protocolError
@@ -95,6 +96,7 @@ extension SPDYSession {
     // MARK: - Control frames
 
     private func handleControlFrame(_ frame: SPDYFrame, header: SPDYControlFrameHeader) {
+        receivedControlFrameHeader = header
         if case .unknown(let unknown) = frame {
             notify { try callbacks.onUnknownControlFrameReceived?(self, header.bytes, unknown.payload) }
             return

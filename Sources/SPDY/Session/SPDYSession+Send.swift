@@ -97,6 +97,16 @@ extension SPDYSession {
                 controlFrameNotSent(frame, error.sessionErrorCode)
                 return nil
             }
+            if let word0 = frameBuffer.getInteger(at: frameBuffer.readerIndex, as: UInt32.self),
+                let word1 = frameBuffer.getInteger(at: frameBuffer.readerIndex + 4, as: UInt32.self)
+            {
+                sentControlFrameHeader = SPDYControlFrameHeader(
+                    version: UInt16(truncatingIfNeeded: word0 >> 16) & 0x7fff,
+                    type: SPDYFrameType(rawValue: UInt16(truncatingIfNeeded: word0)),
+                    flags: UInt8(truncatingIfNeeded: word1 >> 24),
+                    length: Int(word1 & 0xff_ffff)
+                )
+            }
             notify { try callbacks.beforeControlFrameSend?(self, frame) }
             return ActiveFrame(item: item, head: frameBuffer, body: nil)
         case .data(let data):

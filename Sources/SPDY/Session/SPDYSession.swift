@@ -136,6 +136,15 @@ public final class SPDYSession {
     /// `send` callback does not keep the buffers it is given.
     @exclusivity(unchecked) var frameBuffer = ByteBuffer()
 
+    /// The header of the control frame being sent, as written on the wire: valid in
+    /// `beforeControlFrameSend` and `onControlFrameSent` (the reference passes it in the
+    /// frame's `hd`), for example for the compressed length of a header block.
+    @exclusivity(unchecked) public internal(set) var sentControlFrameHeader: SPDYControlFrameHeader?
+
+    /// The header of the control frame being processed: valid in the callbacks that
+    /// report a received control frame, `onInvalidControlFrameReceived` included.
+    @exclusivity(unchecked) public internal(set) var receivedControlFrameHeader: SPDYControlFrameHeader?
+
     @exclusivity(unchecked) var currentDataFrame: (streamID: SPDYStreamID, allowed: Bool)?
     @exclusivity(unchecked) var pendingCallbackError: (any Error)?
 
