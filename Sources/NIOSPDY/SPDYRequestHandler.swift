@@ -121,7 +121,8 @@ open class SPDYRequestHandler {
         responseHeaders.append(("date", HTTPStatus.dateHeader(time(nil))))
     }
 
-    /// Adds a response header (`send_header`).
+    /// Adds a response header (`send_header`). HTTP/1.1 connection headers (`connection`,
+    /// `keep-alive`, `proxy-connection`, `transfer-encoding`), which SPDY forbids, are not sent.
     public func sendHeader(_ name: String, _ value: String) {
         precondition(!headersSent, "the response headers are already sent")
         responseHeaders.append((name, value))

@@ -133,7 +133,7 @@ final class SPDYServerConnection {
         headers.reserveCapacity(handler.responseHeaders.count + 2)
         headers.add(name: ":status", value: handler.status ?? "200 OK")
         headers.add(name: ":version", value: "HTTP/1.1")
-        for (name, value) in handler.responseHeaders {
+        for (name, value) in handler.responseHeaders where !ConnectionSpecificHeaders.forbiddenInResponse(name) {
             headers.add(name: name, value: value)
         }
         let writer = handler.wfile!
@@ -155,6 +155,10 @@ final class SPDYServerConnection {
         _ body: ByteBuffer
     ) -> SPDYResponseWriter? {
         guard let eventLoop = connection.eventLoop else { return nil }
+        var headers = headers
+        for name in ConnectionSpecificHeaders.responseNames {
+            headers.remove(name: name)
+        }
         let pushedRequest = Request()
         pushedRequest.dispatched = true
         var writerReference: SPDYResponseWriter?
