@@ -84,7 +84,9 @@ struct InteropClient {
         return (client, connection, stats)
     }
 
-    func stats<T: Sendable>(_ connection: SPDYClientConnection, _ stats: FrameStats, _ read: @escaping @Sendable (FrameStats) -> T) async throws -> T {
+    func stats<T: Sendable>(
+        _ connection: SPDYClientConnection, _ stats: FrameStats, _ read: @escaping @Sendable (FrameStats) -> T
+    ) async throws -> T {
         try await connection.eventLoop.submit { read(stats) }.get()
     }
 
@@ -179,7 +181,8 @@ struct InteropClient {
         checks.check(wuSent.streams > 0, "WINDOW_UPDATE sent on streams", "\(wuSent.streams)")
         checks.check(wuSent.session > 0, "WINDOW_UPDATE sent on the session (stream 0)", "\(wuSent.session)")
         checks.check(wuReceived.streams > 0, "WINDOW_UPDATE received on streams", "\(wuReceived.streams)")
-        checks.check(wuReceived.session > 0, "WINDOW_UPDATE received on the session (stream 0)", "\(wuReceived.session)")
+        checks.check(
+            wuReceived.session > 0, "WINDOW_UPDATE received on the session (stream 0)", "\(wuReceived.session)")
         checks.check(peerPings > 0, "peer's PING received", "\(peerPings)")
         checks.check(maxOpen >= 100, "100 streams open at once", "\(maxOpen)")
 
@@ -241,7 +244,9 @@ struct InteropClient {
                 problems.append("echo \(i): headers \(result.headerBlocks)")
             }
         }
-        checks.check(problems.isEmpty, "8 concurrent POST /echo of 60000 bytes: bytes and headers", problems.joined(separator: "; "))
+        checks.check(
+            problems.isEmpty, "8 concurrent POST /echo of 60000 bytes: bytes and headers",
+            problems.joined(separator: "; "))
 
         let bytes = try await request(connection, "GET", "/bytes/\(size)?seed=7").get()
         checks.check(
@@ -251,7 +256,8 @@ struct InteropClient {
 
         let rst = try await request(connection, "GET", "/rst").get()
         checks.check(
-            rst.status == .cancel && !rst.connectionClosed, "RST_STREAM CANCEL received", "\(rst.status) \(rst.connectionClosed)")
+            rst.status == .cancel && !rst.connectionClosed, "RST_STREAM CANCEL received",
+            "\(rst.status) \(rst.connectionClosed)")
 
         // A request carrying HTTP/1.1 connection-specific headers (as a proxy would forward them):
         // SPDY/3 forbids them on the wire, and spdystream drops the connection when it sees one.
@@ -264,10 +270,12 @@ struct InteropClient {
         ).get()
         checks.check(
             forwarded.status == .ok && forwarded["echo-x-test"] == "forwarded",
-            "request with HTTP/1.1 connection headers accepted", "\(forwarded.status) closed \(forwarded.connectionClosed)")
+            "request with HTTP/1.1 connection headers accepted",
+            "\(forwarded.status) closed \(forwarded.connectionClosed)")
 
         let ping = try await request(connection, "GET", "/ping").get()
-        checks.check(ping.status == .ok && ping["x-ping-id"] != nil, "peer's PING answered (GET /ping)", "\(ping.status)")
+        checks.check(
+            ping.status == .ok && ping["x-ping-id"] != nil, "peer's PING answered (GET /ping)", "\(ping.status)")
 
         let counts = try await self.stats(connection, stats) { $0.summary }
         say("client: \(counts)")

@@ -45,7 +45,8 @@ enum FramesCell {
             Packet(
                 outbound: true,
                 frame: .synStream(.init(streamID: 1, priority: 2, flags: [], headers: requestHeaders))),
-            Packet(outbound: true, frame: .data(.init(streamID: 1, payload: ByteBuffer(string: "request body, part 1")))),
+            Packet(
+                outbound: true, frame: .data(.init(streamID: 1, payload: ByteBuffer(string: "request body, part 1")))),
             Packet(
                 outbound: true,
                 frame: .data(.init(streamID: 1, flags: .fin, payload: ByteBuffer(string: "request body, part 2")))),
@@ -53,16 +54,19 @@ enum FramesCell {
             Packet(outbound: false, frame: .windowUpdate(.init(streamID: 1, deltaWindowSize: 40))),
             Packet(outbound: false, frame: .headers(.init(streamID: 1, headers: [("x-extra", "server headers")]))),
             Packet(
-                outbound: false, frame: .data(.init(streamID: 1, flags: .fin, payload: ByteBuffer(string: "response body")))),
+                outbound: false,
+                frame: .data(.init(streamID: 1, flags: .fin, payload: ByteBuffer(string: "response body")))),
             Packet(outbound: true, frame: .ping(.init(id: 1))),
             Packet(outbound: false, frame: .ping(.init(id: 1))),
             Packet(
                 outbound: true,
                 frame: .synStream(
-                    .init(streamID: 3, priority: 0, flags: .fin, headers: [
-                        (":method", "GET"), (":path", "/cancelled"), (":version", "HTTP/1.1"), (":scheme", "https"),
-                        (":host", "example.org:8443"),
-                    ]))),
+                    .init(
+                        streamID: 3, priority: 0, flags: .fin,
+                        headers: [
+                            (":method", "GET"), (":path", "/cancelled"), (":version", "HTTP/1.1"), (":scheme", "https"),
+                            (":host", "example.org:8443"),
+                        ]))),
             Packet(outbound: true, frame: .rstStream(.init(streamID: 3, status: .cancel))),
             Packet(outbound: false, frame: .goAway(.init(lastGoodStreamID: 3, status: .ok))),
         ]
@@ -208,7 +212,8 @@ enum FramesCell {
             }
             if wrong.isEmpty { seenTypes.insert(type) }
             checks.check(
-                wrong.isEmpty, "packet \(index + 1): \(type) (stream \(packet.frame.streamID?.rawValue ?? 0)) dissected as encoded",
+                wrong.isEmpty,
+                "packet \(index + 1): \(type) (stream \(packet.frame.streamID?.rawValue ?? 0)) dissected as encoded",
                 wrong.joined(separator: "; "))
         }
         let all: Set = [

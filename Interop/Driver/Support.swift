@@ -94,7 +94,9 @@ final class Checks: @unchecked Sendable {
             say("\(prefix): all \(passes) checks passed")
             exit(0)
         }
-        say("\(prefix): \(failures.count) of \(failures.count + passes) checks failed: \(failures.joined(separator: "; "))")
+        say(
+            "\(prefix): \(failures.count) of \(failures.count + passes) checks failed: \(failures.joined(separator: "; "))"
+        )
         exit(1)
     }
 }
