@@ -192,15 +192,24 @@ public final class NettyClient {
 
             int upload = 256 * 1024;
             int download = 1024 * 1024;
-            List<Response> responses = new ArrayList<>();
-            for (int i = 0; i < 100; i++) {
-                if (i % 2 == 0) {
-                    responses.add(request(channel, handler, "POST", "/echo",
-                            Map.of("x-test", "value-" + i, "x-seed", String.valueOf(i)), Common.body(upload, i)));
-                } else {
-                    responses.add(request(channel, handler, "GET", "/bytes/" + download + "?seed=" + i, Map.of(), null));
+            // The bodies are made first and the 100 requests written in one event-loop task, so
+            // all 100 SYN_STREAMs leave before any response can complete.
+            List<byte[]> bodies = new ArrayList<>();
+            for (int i = 0; i < 100; i++) bodies.add(i % 2 == 0 ? Common.body(upload, i) : null);
+            CompletableFuture<List<Response>> submitted = new CompletableFuture<>();
+            channel.eventLoop().execute(() -> {
+                List<Response> all = new ArrayList<>();
+                for (int i = 0; i < 100; i++) {
+                    if (i % 2 == 0) {
+                        all.add(request(channel, handler, "POST", "/echo",
+                                Map.of("x-test", "value-" + i, "x-seed", String.valueOf(i)), bodies.get(i)));
+                    } else {
+                        all.add(request(channel, handler, "GET", "/bytes/" + download + "?seed=" + i, Map.of(), null));
+                    }
                 }
-            }
+                submitted.complete(all);
+            });
+            List<Response> responses = submitted.get(30, TimeUnit.SECONDS);
             List<String> problems = new ArrayList<>();
             for (int i = 0; i < 100; i++) {
                 Response response = responses.get(i).done.get(60, TimeUnit.SECONDS);
