@@ -145,7 +145,11 @@ public final class SPDYFrameDecoder {
     ///   protocol; the frame has been consumed and the next call goes on with
     ///   the following one.
     public func nextFrame() throws(SPDYFrameDecodingError) -> Event? {
-        try core.pointee.nextFrame()
+        guard let event = try core.pointee.nextFrame() else {
+            core.pointee.releaseConsumedInput()
+            return nil
+        }
+        return event
     }
 }
 
@@ -187,6 +191,8 @@ extension SPDYFrameDecoder {
         var state: State = .frameHeader
         var inflated: ByteBuffer
         var inflaterBroken = false
+        /// An empty buffer to hold instead of a consumed input buffer.
+        let empty: ByteBuffer
 
         init(
             version: SPDYVersion, configuration: Configuration, allocator: ByteBufferAllocator, inflater: HeaderInflater
@@ -195,8 +201,17 @@ extension SPDYFrameDecoder {
             self.configuration = configuration
             self.allocator = allocator
             self.inflater = inflater
-            self.buffer = allocator.buffer(capacity: 0)
+            self.empty = allocator.buffer(capacity: 0)
+            self.buffer = empty
             self.inflated = allocator.buffer(capacity: 0)
+        }
+
+        /// Lets go of an input buffer whose bytes are all consumed, so that an idle
+        /// connection does not keep its last read buffer (often 64 KiB) alive.
+        mutating func releaseConsumedInput() {
+            if buffer.readableBytes == 0 && buffer.capacity > 0 {
+                buffer = empty
+            }
         }
 
         mutating func append(_ bytes: ByteBuffer) {

@@ -18,7 +18,7 @@ import SPDY
 
 let arguments = CommandLine.arguments.dropFirst()
 guard let workload = arguments.first else {
-    print("usage: SessionProfile transfer PAYLOAD MIB [WINDOW] | memcpy MIB | requests COUNT")
+    print("usage: SessionProfile transfer PAYLOAD MIB [WINDOW] | memcpy MIB | requests COUNT | idle COUNT")
     exit(2)
 }
 let numbers = arguments.dropFirst().map { Int($0)! }
@@ -56,6 +56,37 @@ case "memcpy":
     let elapsed = start.duration(to: .now)
     precondition(copied == size && target.readableBytes == 1 << 16)
     print("copied \(copied) bytes in \(elapsed): \(rate(size, elapsed)) MB/s")
+case "idle":
+    // COUNT client/server pairs that each completed one request and stay open: the
+    // memory a session keeps between requests (VmRSS growth per pair, both sides).
+    let count = numbers[0]
+    func residentKiB() -> Int {
+        guard let file = fopen("/proc/self/status", "r") else { return 0 }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if text.hasPrefix("VmRSS:") {
+                return Int(text.split(separator: " ").dropFirst().first ?? "0") ?? 0
+            }
+        }
+        return 0
+    }
+    let before = residentKiB()
+    var links: [SessionLink] = []
+    let responder = ResponseServer(count: 1)
+    for _ in 0..<count {
+        let link = try SessionLink(configuration: .init(), outboxCapacity: 4096, respond: responder.respond)
+        try link.client.submitRequest(priority: 3, headers: requestHeaders)
+        while link.completed < 1 {
+            let moved = try link.pumpOnce()
+            precondition(moved > 0)
+        }
+        responder.reset()
+        links.append(link)
+    }
+    let after = residentKiB()
+    print("\(count) idle pairs: VmRSS \(before) -> \(after) KiB, \((after - before) * 1024 / count) bytes per pair")
 case "requests":
     let count = numbers[0]
     let responder = ResponseServer(count: count)
