@@ -149,6 +149,17 @@ public final class SPDYClient: Sendable {
         /// Called with every frame event of every connection, numbered from 1 in the
         /// order they were made (spdycat's `-v`). It runs on the connection's event loop.
         public var frameObserver: (@Sendable (_ connection: Int, _ event: SPDYFrameEvent) -> Void)?
+        /// A certificate chain and key presented to a server that asks for a client
+        /// certificate (spdycat's `--cert` and `--key`); `nil` presents none.
+        public var clientIdentity: SPDYTLS.Identity?
+        /// Called once per connection when it is established — after the TLS handshake and
+        /// ALPN, or once the TCP connection is up for plain TCP — with the connection's
+        /// number (as in ``frameObserver``), the version it speaks and the protocol ALPN
+        /// selected (`nil` over plain TCP). It runs on the connection's event loop before
+        /// the session sends its first frame, so a log of it precedes the frame log
+        /// (spdycat's "Handshake complete").
+        public var establishedObserver:
+            (@Sendable (_ connection: Int, _ version: SPDYVersion, _ alpnProtocol: String?) -> Void)?
 
         /// Creates a configuration.
         public init(
@@ -160,8 +171,14 @@ public final class SPDYClient: Sendable {
             session: SPDYSession.Configuration = .init(),
             maxConcurrentStreams: UInt32 = 100,
             initialWindowSize: UInt32? = nil,
-            frameObserver: (@Sendable (_ connection: Int, _ event: SPDYFrameEvent) -> Void)? = nil
+            frameObserver: (@Sendable (_ connection: Int, _ event: SPDYFrameEvent) -> Void)? = nil,
+            clientIdentity: SPDYTLS.Identity? = nil,
+            establishedObserver: (
+                @Sendable (_ connection: Int, _ version: SPDYVersion, _ alpnProtocol: String?) -> Void
+            )? = nil
         ) {
+            self.clientIdentity = clientIdentity
+            self.establishedObserver = establishedObserver
             self.initialWindowSize = initialWindowSize
             self.frameObserver = frameObserver
             self.versions = versions
@@ -196,14 +213,26 @@ public final class SPDYClient: Sendable {
             configuration: SPDYTLS.clientConfiguration(
                 versions: configuration.versions,
                 verifyCertificates: configuration.verifyCertificates,
-                trustRoots: configuration.trustRoots
+                trustRoots: configuration.trustRoots,
+                identity: configuration.clientIdentity
             )
         )
     }
 
     /// Opens a connection; `tls` negotiates the version by ALPN, otherwise
     /// ``Configuration-swift.struct/plainVersion`` is spoken.
-    public func connect(host: String, port: Int, tls: Bool = true) async throws -> SPDYClientConnection {
+    ///
+    /// With TLS, `serverName` (when given) is sent by SNI and checked against the
+    /// certificate instead of `host` (spdycat's `-H ':host: name'`). A handshake that
+    /// fails throws the TLS error (such as a certificate that does not verify); one that
+    /// does not finish within ``Configuration-swift.struct/connectTimeout`` throws
+    /// ``SPDYClientError/negotiationFailed(_:)`` with `"timed out"`.
+    public func connect(
+        host: String,
+        port: Int,
+        tls: Bool = true,
+        serverName: String? = nil
+    ) async throws -> SPDYClientConnection {
         let configuration = self.configuration
         let sslContext = self.sslContext
         let number = connectionCounter.withLockedValue { counter in
@@ -230,8 +259,9 @@ public final class SPDYClient: Sendable {
                     }
                 }
                 return channel.eventLoop.makeCompletedFuture {
-                    let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
-                    let ssl = try NIOSSLClientHandler(context: sslContext, serverHostname: isAddress ? nil : host)
+                    let name = serverName ?? host
+                    let isAddress = (try? SocketAddress(ipAddress: name, port: 0)) != nil
+                    let ssl = try NIOSSLClientHandler(context: sslContext, serverHostname: isAddress ? nil : name)
                     try channel.pipeline.syncOperations.addHandler(ssl)
                     let alpn = ApplicationProtocolNegotiationHandler { negotiation, channel in
                         guard case .negotiated(let name) = negotiation, let version = SPDYVersion(protocolName: name)
@@ -244,12 +274,14 @@ public final class SPDYClient: Sendable {
                                 on: channel,
                                 version: version,
                                 configuration: configuration,
-                                number: number
+                                number: number,
+                                alpnProtocol: name
                             )
                             promise.succeed(connection)
                         }
                     }
                     try channel.pipeline.syncOperations.addHandler(alpn)
+                    try channel.pipeline.syncOperations.addHandler(HandshakeErrorHandler(promise: promise))
                 }
             }
             .connect(host: host, port: port)
@@ -316,14 +348,17 @@ public final class SPDYClientConnection: @unchecked Sendable {
         on channel: any Channel,
         version: SPDYVersion,
         configuration: SPDYClient.Configuration,
-        number: Int
+        number: Int,
+        alpnProtocol: String? = nil
     ) throws -> SPDYClientConnection {
         let session = try SPDYSession(role: .client, version: version, configuration: configuration.session)
         let connection = SPDYConnection(session: session)
         let client = SPDYClientConnection(version: version, channel: channel, connection: connection)
         let maxStreams = configuration.maxConcurrentStreams
         let window = version == .v2 ? nil : configuration.initialWindowSize
+        let established = configuration.establishedObserver
         connection.onActive = { connection in
+            established?(number, version, alpnProtocol)
             var entries: [SPDYFrame.SettingsEntry] = [.init(id: .maxConcurrentStreams, value: maxStreams)]
             if let window { entries.append(.init(id: .initialWindowSize, value: window)) }
             try? connection.session.submitSettings(entries: entries)
@@ -493,6 +528,24 @@ public final class SPDYClientConnection: @unchecked Sendable {
     public var openStreams: Int {
         eventLoop.preconditionInEventLoop()
         return streams.count
+    }
+}
+
+/// Fails a connection attempt with the error that ended the TLS handshake (a certificate
+/// that does not verify, a protocol alert) rather than a bare "connection closed".
+private final class HandshakeErrorHandler: ChannelInboundHandler {
+    typealias InboundIn = NIOAny
+
+    private let promise: EventLoopPromise<SPDYClientConnection>
+
+    init(promise: EventLoopPromise<SPDYClientConnection>) {
+        self.promise = promise
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Once the connection is established the promise has succeeded and this is a no-op.
+        promise.fail(error)
+        context.fireErrorCaught(error)
     }
 }
 

@@ -105,12 +105,18 @@ public enum SPDYTLS {
 
     /// A client TLS configuration offering `versions` by ALPN; with `verifyCertificates`
     /// off the server's certificate is accepted as it is (for self-signed development servers).
+    /// `identity`, when given, is the client certificate presented to a server that asks for one.
     public static func clientConfiguration(
         versions: [SPDYVersion] = SPDYVersion.negotiationPreference,
         verifyCertificates: Bool = true,
-        trustRoots: [NIOSSLCertificate]? = nil
+        trustRoots: [NIOSSLCertificate]? = nil,
+        identity: Identity? = nil
     ) -> TLSConfiguration {
         var configuration = TLSConfiguration.makeClientConfiguration()
+        if let identity {
+            configuration.certificateChain = identity.certificateChain.map { .certificate($0) }
+            configuration.privateKey = .privateKey(identity.privateKey)
+        }
         configuration.applicationProtocols = protocolNames(versions)
         if !verifyCertificates {
             configuration.certificateVerification = .none
