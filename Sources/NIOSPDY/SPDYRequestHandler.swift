@@ -32,8 +32,13 @@ import SPDY
 open class SPDYRequestHandler {
     /// The server software, sent in the `server` header (`server_version`).
     open class var serverVersion: String { "swift-spdy/0.1" }
-    /// The language runtime, appended to ``serverVersion`` (`sys_version`).
+    /// The language runtime, appended to ``serverVersion`` (`sys_version`); when empty,
+    /// the `server` header is ``serverVersion`` alone.
     open class var sysVersion: String { "Swift/6" }
+    /// Whether requests missing `:method`, `:path`, `:version`, `:scheme` or `:host` are
+    /// handed to this class too (to answer them its own way). When `false` (the default)
+    /// the server answers them with 400 itself.
+    open class var handlesIncompleteRequests: Bool { false }
 
     /// The request method, such as `GET` (`command`).
     public internal(set) var command = ""
@@ -117,7 +122,8 @@ open class SPDYRequestHandler {
     public func sendResponse(_ code: Int, message: String? = nil) {
         precondition(!headersSent, "the response headers are already sent")
         status = "\(code) \(message ?? HTTPStatus.reason(code))"
-        responseHeaders.append(("server", "\(Self.serverVersion) \(Self.sysVersion)"))
+        let software = Self.sysVersion.isEmpty ? Self.serverVersion : "\(Self.serverVersion) \(Self.sysVersion)"
+        responseHeaders.append(("server", software))
         responseHeaders.append(("date", HTTPStatus.dateHeader(time(nil))))
     }
 

@@ -83,7 +83,9 @@ final class SPDYServerConnection {
         let headers = request.headers
         let required = [":method", ":path", ":version", ":scheme", ":host"].map { headers[$0] }
         let complete = required.allSatisfy { $0 != nil }
-        let handler = complete && !request.tooLarge ? server.handlerType.init() : SPDYRequestHandler()
+        let acceptsIncomplete = server.handlerType.handlesIncompleteRequests
+        let handler =
+            (complete || acceptsIncomplete) && !request.tooLarge ? server.handlerType.init() : SPDYRequestHandler()
         handler.command = required[0] ?? ""
         handler.path = required[1] ?? ""
         handler.requestVersion = required[2] ?? ""
@@ -103,7 +105,7 @@ final class SPDYServerConnection {
         handler.wfile = writer
         handler.submitResponse = { [unowned self] handler in submit(handler, id) }
         handler.pushHandler = { [unowned self] handler, headers, body in push(handler, request, headers, body) }
-        if !complete {
+        if !complete && !acceptsIncomplete {
             handler.sendError(400, message: "Missing a required header (:method, :path, :version, :scheme, :host)")
         } else if request.tooLarge {
             handler.sendError(413)

@@ -1,0 +1,251 @@
+import ArgumentParser
+import Dispatch
+import NIOCore
+import NIOPosix
+import NIOSPDY
+import SPDY
+import SPDYToolSupport
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The software name in the `server` header and on error pages.
+let serverSoftware = "spdyd swift-spdy/0.1"
+
+/// `spdyd`: serves the files under a folder over SPDY.
+struct Spdyd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spdyd",
+        abstract: "SPDY server: serves the files under a folder over SPDY/2, SPDY/3 and SPDY/3.1.",
+        usage: "spdyd [-23DVhv] [-d <PATH>] [--no-tls] [--color] <PORT> [<PRIVATE_KEY> <CERT>]",
+        discussion: """
+            Listens on <PORT> on every IPv6 and IPv4 address, runs one event loop per core and \
+            announces MAX_CONCURRENT_STREAMS=100. With TLS (the default) the version is \
+            negotiated by ALPN; without <PRIVATE_KEY> and <CERT> an ephemeral self-signed \
+            certificate for localhost, 127.0.0.1 and ::1 is made at start (clients must skip \
+            verification, e.g. `spdycat -k`). --no-tls speaks one version over plain TCP and \
+            needs -2, -3 or --spdy3-1.
+
+            Any method is answered once the request is complete; request bodies are ignored. \
+            A missing :method, :path, :version, :scheme or :host gives 400. The query is \
+            ignored (a query containing spdyd_do_not_respond_to_req=yes gets no response: the \
+            original's test hook). The path is percent-decoded; one that does not start with \
+            '/', contains '\\', "/../" or "/./", ends with "/.." or "/.", or leads out of the \
+            folder through a symbolic link gives 404, as does a file that cannot be opened or \
+            is not a regular file. A path ending in '/' is served its index.html; a directory \
+            asked for without the '/' is redirected (301) to it. If-Modified-Since at or after \
+            the file's modification time gives 304. Files are sent with content-length, \
+            content-type (from the extension), last-modified and cache-control: max-age=3600, \
+            read from disk in chunks as the client takes them. Error pages are gzip-compressed \
+            HTML. SIGINT or SIGTERM stops the server gracefully (GOAWAY, requests in flight \
+            finish for up to 10 seconds) with exit status 0.
+
+            -D runs in the background: spdyd starts itself again in a new session with its \
+            output sent to /dev/null, prints the listening lines and the process ID, and \
+            exits once the server listens. Unlike the original it does not need -d, because \
+            the folder is resolved to an absolute path first. -V (ask clients for a \
+            certificate without verifying it) is not supported and is refused with an error: \
+            spdyd does nothing with client certificates, and asking for one needs a TLS hook \
+            the server does not have.
+            """
+    )
+
+    @OptionGroup var versionOptions: VersionOptions
+
+    @Flag(name: .customShort("D"), help: "Run in the background (as a daemon).")
+    var daemon = false
+
+    @Flag(name: .customShort("V"), help: "Request a client certificate (not supported: refused).")
+    var requestClientCertificate = false
+
+    @Option(
+        name: [.customShort("d"), .customLong("htdocs")],
+        help: ArgumentHelp("The folder to serve.", valueName: "PATH"))
+    var htdocs = "./"
+
+    @Flag(name: .shortAndLong, help: "Print every frame received and sent, per connection.")
+    var verbose = false
+
+    @Flag(name: .customLong("no-tls"), help: "Plain TCP instead of TLS (needs -2, -3 or --spdy3-1).")
+    var noTLS = false
+
+    @Flag(help: "Color the -v output.")
+    var color = false
+
+    @Argument(help: ArgumentHelp("The port to listen on (0: any free port).", valueName: "PORT"))
+    var port: Int
+
+    @Argument(help: ArgumentHelp("A PEM private key file.", valueName: "PRIVATE_KEY"))
+    var privateKey: String?
+
+    @Argument(help: ArgumentHelp("A PEM certificate (chain) file.", valueName: "CERT"))
+    var certificate: String?
+
+    func validate() throws {
+        guard (0...65535).contains(port) else {
+            throw ValidationError("the port must be in the range [0, 65535], not \(port)")
+        }
+        if requestClientCertificate {
+            throw ValidationError("-V (request a client certificate) is not supported; see spdyd --help")
+        }
+        if noTLS && versionOptions.version == nil {
+            throw ValidationError("Specify SPDY protocol version using either -2, -3 or --spdy3-1.")
+        }
+        if privateKey != nil && certificate == nil {
+            throw ValidationError("give both <PRIVATE_KEY> and <CERT>, or neither")
+        }
+        if noTLS && privateKey != nil {
+            throw ValidationError("<PRIVATE_KEY> and <CERT> are for TLS; leave them out with --no-tls")
+        }
+    }
+
+    func run() async throws {
+        signal(SIGPIPE, SIG_IGN)
+        let daemonChild = getenv(Daemon.childMarker) != nil
+        if daemon && !daemonChild {
+            try Daemon.startInBackground()
+        }
+        let root = try resolveRoot()
+        let transport = try makeTransport()
+        let log = verbose ? FrameLog(serverStyle: true, color: color) : nil
+        let threadPool = NIOThreadPool(numberOfThreads: max(2, System.coreCount))
+        threadPool.start()
+        FileHandler.context.withLockedValue {
+            $0 = FileServerContext(root: root, port: port, threadPool: threadPool)
+        }
+        let server = try SPDYServer(
+            configuration: .init(port: port, transport: transport, frameObserver: log?.observer),
+            handler: FileHandler.self
+        )
+        // The listening lines below replace the library's log line; warnings still show.
+        server.logger.logLevel = .warning
+        let signals = SignalWaiter(signals: [SIGINT, SIGTERM])
+        do {
+            try server.start()
+        } catch {
+            throw ToolError("cannot listen on port \(port): \(error)")
+        }
+        let actualPort = server.port ?? port
+        if actualPort != port {
+            FileHandler.context.withLockedValue {
+                $0 = FileServerContext(root: root, port: actualPort, threadPool: threadPool)
+            }
+        }
+        for line in await listeningLines(server, port: actualPort) {
+            Output.standardOutput.write(line + "\n")
+        }
+        if daemonChild {
+            Daemon.detach()
+        }
+        await signals.next()
+        try? await server.shutdownGracefully(timeout: .seconds(10))
+        try? await threadPool.shutdownGracefully()
+    }
+
+    /// The folder to serve, with symbolic links resolved.
+    private func resolveRoot() throws -> String {
+        guard let resolved = realpath(htdocs, nil) else {
+            throw ToolError("cannot serve \(htdocs): \(String(cString: strerror(errno)))")
+        }
+        defer { free(resolved) }
+        var info = stat()
+        guard stat(resolved, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            throw ToolError("cannot serve \(htdocs): not a directory")
+        }
+        return String(cString: resolved)
+    }
+
+    private func makeTransport() throws -> SPDYServer.Transport {
+        if noTLS, let version = versionOptions.version {
+            return .plain(version)
+        }
+        let identity: SPDYTLS.Identity
+        if let privateKey, let certificate {
+            for (path, what) in [(privateKey, "private key"), (certificate, "certificate")]
+            where access(path, R_OK) != 0 {
+                throw ToolError("cannot read the \(what) file \(path): \(String(cString: strerror(errno)))")
+            }
+            do {
+                identity = try .pem(certificatePath: certificate, keyPath: privateKey)
+            } catch {
+                throw ToolError("\(error)")
+            }
+        } else {
+            identity = try .selfSigned()
+            Output.standardError.write(
+                "spdyd: no <PRIVATE_KEY> and <CERT> given: using an ephemeral self-signed certificate "
+                    + "for localhost (clients must not verify it, e.g. spdycat -k)\n")
+        }
+        return .tls(identity, versions: versionOptions.versions)
+    }
+
+    /// "IPv4: listen on port N" and "IPv6: listen on port N", as the original prints them; an
+    /// IPv6 socket that also takes IPv4 connections (dual stack) counts for both.
+    private func listeningLines(_ server: SPDYServer, port: Int) async -> [String] {
+        var ipv4 = false
+        var ipv6 = false
+        for address in server.localAddresses {
+            switch address {
+            case .v4: ipv4 = true
+            case .v6: ipv6 = true
+            default: break
+            }
+        }
+        if ipv6 && !ipv4 {
+            // Linux binds "::" dual-stack unless net.ipv6.bindv6only is set.
+            let only = try? String(contentsOfProcFile: "/proc/sys/net/ipv6/bindv6only")
+            ipv4 = only?.hasPrefix("0") ?? false
+        }
+        var lines: [String] = []
+        if ipv4 { lines.append("IPv4: listen on port \(port)") }
+        if ipv6 { lines.append("IPv6: listen on port \(port)") }
+        return lines
+    }
+}
+
+extension String {
+    /// The contents of a small text file such as one under /proc.
+    init(contentsOfProcFile path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ToolError("cannot open \(path)") }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 256)
+        let count = read(fd, &bytes, bytes.count)
+        guard count >= 0 else { throw ToolError("cannot read \(path)") }
+        self = String(decoding: bytes.prefix(count), as: UTF8.self)
+    }
+}
+
+/// Waits for the first of some signals (which are then no longer fatal).
+final class SignalWaiter {
+    private let sources: [any DispatchSourceSignal]
+    private let stream: AsyncStream<Int32>
+    private let continuation: AsyncStream<Int32>.Continuation
+
+    init(signals: [Int32]) {
+        (stream, continuation) = AsyncStream.makeStream(of: Int32.self)
+        var sources: [any DispatchSourceSignal] = []
+        for number in signals {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [continuation] in continuation.yield(number) }
+            source.resume()
+            sources.append(source)
+        }
+        self.sources = sources
+    }
+
+    /// Returns when one of the signals arrives.
+    func next() async {
+        for await _ in stream { return }
+    }
+
+    deinit {
+        for source in sources { source.cancel() }
+    }
+}
