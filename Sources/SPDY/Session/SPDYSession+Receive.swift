@@ -43,8 +43,11 @@ extension SPDYSession {
     }
 
     private func process(_ bytes: ByteBuffer) {
+        // A failed session (GOAWAY queued for a protocol error or abuse) ignores what
+        // follows: nothing the peer sends after it is processed or buffered.
+        guard !failOnSend else { return }
         decoder.append(bytes: bytes)
-        while true {
+        while !failOnSend {
             let event: SPDYFrameDecoder.Event?
             do {
                 event = try decoder.nextFrame()
@@ -66,8 +69,22 @@ extension SPDYSession {
 
     /// Answers a stream error: RST_STREAM with `status`, and the invalid-frame callback.
     private func rejectStreamFrame(_ streamID: SPDYStreamID, _ frame: SPDYFrame, status: SPDYStreamStatus) {
+        // A refusal above our MAX_CONCURRENT_STREAMS is no protocol error: a client may send
+        // more streams before our SETTINGS reaches it. The answers stay bounded by
+        // maxQueuedFrames, and the refused streams cost no work.
+        guard status == .refusedStream || recordStreamError() else { return }
         enqueuePeerProvokedAnswer(.rstStream(.init(streamID: streamID, status: status)))
         notify { try callbacks.onInvalidControlFrameReceived?(self, frame, status) }
+    }
+
+    /// Counts a stream error the peer provoked; `false` when that was one too many (the
+    /// session is then cut off).
+    private func recordStreamError() -> Bool {
+        guard abuse.streamErrors.record(at: .now()) else {
+            cutOff(.streamErrors)
+            return false
+        }
+        return true
     }
 
     private func handleDecodingError(_ error: SPDYFrameDecodingError) {
@@ -97,6 +114,9 @@ extension SPDYSession {
 
     private func handleControlFrame(_ frame: SPDYFrame, header: SPDYControlFrameHeader) {
         receivedControlFrameHeader = header
+        if header.type.carriesHeaderBlock {
+            abuse.sequentialEmptyDataFrames = 0
+        }
         if case .unknown(let unknown) = frame {
             notify { try callbacks.onUnknownControlFrameReceived?(self, header.bytes, unknown.payload) }
             return
@@ -225,6 +245,15 @@ extension SPDYSession {
     }
 
     private func rstStreamReceived(_ f: SPDYFrame.RstStream, frame: SPDYFrame, header: SPDYControlFrameHeader) {
+        // Rapid reset is the peer opening streams and resetting them at once: count resets of
+        // its own streams (and of streams that do not exist). A peer refusing or cancelling
+        // our streams is not counted.
+        if !isLocallyInitiated(f.streamID) || stream(f.streamID) == nil {
+            guard abuse.resets.record(at: .now()) else {
+                cutOff(.resetFrames)
+                return
+            }
+        }
         notify { try callbacks.onControlFrameReceived?(self, frame, header) }
         if role == .server && !isLocallyInitiated(f.streamID) && f.status == .cancel {
             closePushedStreams(of: f.streamID, status: f.status)
@@ -233,6 +262,10 @@ extension SPDYSession {
     }
 
     private func settingsReceived(_ f: SPDYFrame.Settings, frame: SPDYFrame, header: SPDYControlFrameHeader) {
+        guard abuse.controlFrames.record(at: .now()) else {
+            cutOff(.controlFrames)
+            return
+        }
         var seen = Set<UInt32>()
         for entry in f.entries {
             let id = entry.id.rawValue
@@ -271,6 +304,10 @@ extension SPDYSession {
     }
 
     private func pingReceived(_ f: SPDYFrame.Ping, frame: SPDYFrame, header: SPDYControlFrameHeader) {
+        guard abuse.controlFrames.record(at: .now()) else {
+            cutOff(.controlFrames)
+            return
+        }
         guard f.id != 0 else { return }
         if outstandingPingIDs.remove(f.id) != nil {
             // The answer to one of our pings.
@@ -352,7 +389,9 @@ extension SPDYSession {
                 stream.recvAvailable -= count
                 if configuration.enforcesReceiveWindow && stream.recvAvailable < 0 {
                     // The peer sent more than the window we advertised.
-                    enqueuePeerProvokedAnswer(.rstStream(.init(streamID: id, status: .flowControlError)))
+                    if recordStreamError() {
+                        enqueuePeerProvokedAnswer(.rstStream(.init(streamID: id, status: .flowControlError)))
+                    }
                     allowed = false
                 } else if !(chunk.isEndOfFrame && chunk.header.flags.contains(.fin)) {
                     updateReceiveWindow(stream: stream, count)
@@ -363,6 +402,14 @@ extension SPDYSession {
             }
         }
         if chunk.isEndOfFrame {
+            if chunk.header.length == 0 && !chunk.header.flags.contains(.fin) {
+                abuse.sequentialEmptyDataFrames += 1
+                if abuse.sequentialEmptyDataFrames > abuse.limits.maxSequentialEmptyDataFrames {
+                    cutOff(.emptyDataFrames)
+                }
+            } else {
+                abuse.sequentialEmptyDataFrames = 0
+            }
             currentDataFrame = nil
             dataFrameReceived(chunk.header)
         } else {

@@ -47,6 +47,9 @@ public final class SPDYSession {
         /// (PING echoes, RST_STREAMs for its bad frames) without reading them is cut off with
         /// GOAWAY: the outbound queue never grows without bound. Default 10 000.
         public var maxQueuedFrames: Int
+        /// Limits on floods of cheap frames (empty DATA, RST_STREAM, stream errors, PING and
+        /// SETTINGS); see ``SPDYAbuseLimits`` for the defaults.
+        public var abuseLimits: SPDYAbuseLimits
 
         /// Creates a configuration with the defaults.
         public init(
@@ -58,8 +61,10 @@ public final class SPDYSession {
             dataFramePayloadSize: Int = SPDYProtocol.defaultDataPayloadSize,
             receiveBufferSize: Int = 16384,
             enforcesReceiveWindow: Bool = true,
-            maxQueuedFrames: Int = 10_000
+            maxQueuedFrames: Int = 10_000,
+            abuseLimits: SPDYAbuseLimits = .init()
         ) {
+            self.abuseLimits = abuseLimits
             self.automaticWindowUpdate = automaticWindowUpdate
             self.manualDataConsumption = manualDataConsumption
             self.maxReceivedControlFrameSize = maxReceivedControlFrameSize
@@ -147,6 +152,11 @@ public final class SPDYSession {
 
     @exclusivity(unchecked) var currentDataFrame: (streamID: SPDYStreamID, allowed: Bool)?
     @exclusivity(unchecked) var pendingCallbackError: (any Error)?
+    @exclusivity(unchecked) var abuse: AbuseMonitor
+    /// The limit of ``Configuration-swift.struct/abuseLimits`` (or of
+    /// ``Configuration-swift.struct/maxQueuedFrames``) the peer passed, if it passed one: the
+    /// session then sent GOAWAY PROTOCOL_ERROR and ignores what the peer sends.
+    @exclusivity(unchecked) public internal(set) var abuseDetected: SPDYAbuse?
 
     /// Creates a session (the reference's `Session(side, version, config, callbacks…, user_data)`).
     ///
@@ -177,6 +187,7 @@ public final class SPDYSession {
         self.role = role
         self.version = version
         self.configuration = configuration
+        self.abuse = AbuseMonitor(configuration.abuseLimits)
         self.callbacks = callbacks
         self.userData = userData
         do {
@@ -756,10 +767,17 @@ public final class SPDYSession {
     func enqueuePeerProvokedAnswer(_ frame: SPDYFrame) {
         guard !failOnSend else { return }
         guard outboundQueueSize < configuration.maxQueuedFrames else {
-            failSession(status: .protocolError)
+            cutOff(.queuedFrames)
             return
         }
         enqueueControl(frame)
+    }
+
+    /// Ends the session because the peer passed one of the abuse limits: GOAWAY
+    /// PROTOCOL_ERROR, and nothing more it sends is processed.
+    func cutOff(_ kind: SPDYAbuse) {
+        if abuseDetected == nil { abuseDetected = kind }
+        failSession(status: .protocolError)
     }
 
     // MARK: - Flow control (receiving)
