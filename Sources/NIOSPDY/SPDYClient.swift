@@ -368,12 +368,15 @@ public final class SPDYClientConnection: @unchecked Sendable {
             }
         }
         connection.onClose = { [client] _, error in client.connectionClosed(error) }
-        session.callbacks.onControlFrameReceived = { [unowned client] _, frame, _ in client.controlFrame(frame) }
-        session.callbacks.onDataChunkReceived = { [unowned client] _, _, id, data in
+        // Weak: after the close the session may still run a callback (a late flush), when the
+        // connection object may be gone.
+        session.callbacks.onControlFrameReceived = { [weak client] _, frame, _ in client?.controlFrame(frame) }
+        session.callbacks.onDataChunkReceived = { [weak client] _, _, id, data in
+            guard let client else { return }
             client.streams[id]?.responded = true
             client.streams[id]?.handler.onData(data)
         }
-        session.callbacks.onStreamClosed = { [unowned client] _, id, status in client.streamClosed(id, status) }
+        session.callbacks.onStreamClosed = { [weak client] _, id, status in client?.streamClosed(id, status) }
         if let observer = configuration.frameObserver {
             session.callbacks.addObserver { _, event in observer(number, event) }
         }

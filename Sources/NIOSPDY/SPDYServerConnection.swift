@@ -37,7 +37,10 @@ final class SPDYServerConnection {
             }
             requests = [:]
         }
-        session.callbacks.onControlFrameReceived = { [unowned self] _, frame, _ in
+        // The session can outlive this object by a little (the channel handler is released
+        // after the close): its callbacks hold it weakly and do nothing once it is gone.
+        session.callbacks.onControlFrameReceived = { [weak self] _, frame, _ in
+            guard let self else { return }
             switch frame {
             case .synStream(let syn):
                 let request = Request()
@@ -52,8 +55,8 @@ final class SPDYServerConnection {
                 break
             }
         }
-        session.callbacks.onDataChunkReceived = { [unowned self] _, _, id, chunk in
-            guard let request = requests[id], !request.tooLarge else { return }
+        session.callbacks.onDataChunkReceived = { [weak self] _, _, id, chunk in
+            guard let self, let request = requests[id], !request.tooLarge else { return }
             if request.body.readableBytes + chunk.readableBytes > server.configuration.maxRequestBodySize {
                 request.tooLarge = true
                 request.body = ByteBuffer()
@@ -63,12 +66,12 @@ final class SPDYServerConnection {
             var chunk = chunk
             request.body.writeBuffer(&chunk)
         }
-        session.callbacks.onRequestReceived = { [unowned self] _, id in
-            guard let request = requests[id], !request.dispatched else { return }
+        session.callbacks.onRequestReceived = { [weak self] _, id in
+            guard let self, let request = requests[id], !request.dispatched else { return }
             dispatch(id, request)
         }
-        session.callbacks.onStreamClosed = { [unowned self] _, id, _ in
-            if let request = requests.removeValue(forKey: id) {
+        session.callbacks.onStreamClosed = { [weak self] _, id, _ in
+            if let request = self?.requests.removeValue(forKey: id) {
                 request.writer?.streamClosed()
             }
         }
@@ -103,8 +106,18 @@ final class SPDYServerConnection {
         request.writer = writer
         request.body = ByteBuffer()
         handler.wfile = writer
-        handler.submitResponse = { [unowned self] handler in submit(handler, id) }
-        handler.pushHandler = { [unowned self] handler, headers, body in push(handler, request, headers, body) }
+        // A handler may answer after its connection is gone (an async responder that was
+        // still working when the client went away): the answer is then dropped.
+        handler.submitResponse = { [weak self] handler in
+            guard let self else {
+                handler.headersSent = true
+                return
+            }
+            submit(handler, id)
+        }
+        handler.pushHandler = { [weak self] handler, headers, body in
+            self?.push(handler, request, headers, body)
+        }
         if !complete && !acceptsIncomplete {
             handler.sendError(400, message: "Missing a required header (:method, :path, :version, :scheme, :host)")
         } else if request.tooLarge {
