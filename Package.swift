@@ -13,6 +13,9 @@ let package = Package(
         .executable(name: "spdy-example", targets: ["SPDYExample"]),
         .executable(name: "spdyserv", targets: ["spdyserv"]),
         .executable(name: "spdy-interop", targets: ["spdy-interop"]),
+        .executable(name: "spdycat", targets: ["spdycat"]),
+        .executable(name: "spdyd", targets: ["spdyd"]),
+        .executable(name: "spdyload", targets: ["spdyload"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -21,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -58,6 +62,56 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // What the command-line tools share: option groups, one-line errors, the -v frame
+        // log, gzip and deflate.
+        .target(
+            name: "SPDYToolSupport",
+            dependencies: [
+                "CZlib",
+                "NIOSPDY",
+                "SPDY",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "spdycat",
+            dependencies: [
+                "NIOSPDY",
+                "SPDY",
+                "SPDYToolSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "spdyd",
+            dependencies: [
+                "NIOSPDY",
+                "SPDY",
+                "SPDYToolSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "spdyload",
+            dependencies: [
+                "NIOSPDY",
+                "SPDY",
+                "SPDYToolSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "SPDYExample",
             dependencies: [
@@ -89,6 +143,21 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // End-to-end tests of spdycat, spdyd and spdyload: they run the built executables.
+        .testTarget(
+            name: "SPDYToolsTests",
+            dependencies: [
+                "SPDYToolSupport",
+                "NIOSPDY",
+                "SPDY",
+                "spdycat",
+                "spdyd",
+                "spdyload",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .testTarget(

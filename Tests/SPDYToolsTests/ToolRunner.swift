@@ -1,0 +1,199 @@
+import Foundation
+
+/// What a tool printed and how it exited.
+struct ToolResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var stdoutBytes: Data
+}
+
+/// Runs the built command-line tools (spdycat, spdyd, spdyload) as child processes.
+///
+/// `swift test` builds the executables next to the test bundle (the test target depends
+/// on them), so they are found in the directory of the running test binary.
+enum ToolRunner {
+    /// The directory holding the built products.
+    static let productsDirectory: URL = {
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        while url.pathComponents.count > 1 {
+            url.deleteLastPathComponent()
+            if FileManager.default.isExecutableFile(atPath: url.appendingPathComponent("spdycat").path) {
+                return url
+            }
+        }
+        return Bundle.main.bundleURL.deletingLastPathComponent()
+    }()
+
+    /// The path of a built tool.
+    static func path(of tool: String) -> String {
+        productsDirectory.appendingPathComponent(tool).path
+    }
+
+    /// Runs `tool` with `arguments` to completion (killed after `timeout` seconds), feeding
+    /// `stdin` if given, in `directory` if given.
+    static func run(
+        _ tool: String,
+        _ arguments: [String],
+        stdin: Data? = nil,
+        directory: URL? = nil,
+        timeout: TimeInterval = 60
+    ) throws -> ToolResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path(of: tool))
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        let out = Pipe()
+        let err = Pipe()
+        let input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try? input.fileHandleForWriting.close()
+        // Read both pipes concurrently so a chatty child never blocks on a full pipe.
+        let outData = Locked(Data())
+        let errData = Locked(Data())
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            outData.set(out.fileHandleForReading.readDataToEndOfFile())
+            group.leave()
+        }
+        group.enter()
+        DispatchQueue.global().async {
+            errData.set(err.fileHandleForReading.readDataToEndOfFile())
+            group.leave()
+        }
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        if process.isRunning {
+            process.terminate()
+        }
+        process.waitUntilExit()
+        group.wait()
+        let stdoutData = outData.get()
+        return ToolResult(
+            status: process.terminationStatus,
+            stdout: String(decoding: stdoutData, as: UTF8.self),
+            stderr: String(decoding: errData.get(), as: UTF8.self),
+            stdoutBytes: stdoutData
+        )
+    }
+
+    /// Starts `tool` in the background; stop it with `terminate()` and `waitUntilExit()`.
+    static func start(_ tool: String, _ arguments: [String], directory: URL? = nil) throws -> BackgroundTool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path(of: tool))
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        return BackgroundTool(process: process, stdout: out, stderr: err)
+    }
+}
+
+/// A tool running in the background (a server).
+final class BackgroundTool: @unchecked Sendable {
+    let process: Process
+    private let stdoutPipe: Pipe
+    private let stderrPipe: Pipe
+    private let collected = Locked(Data())
+    private let collectedErr = Locked(Data())
+    private let group = DispatchGroup()
+
+    init(process: Process, stdout: Pipe, stderr: Pipe) {
+        self.process = process
+        self.stdoutPipe = stdout
+        self.stderrPipe = stderr
+        group.enter()
+        DispatchQueue.global().async { [collected, group] in
+            while true {
+                let chunk = stdout.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                collected.append(chunk)
+            }
+            group.leave()
+        }
+        group.enter()
+        DispatchQueue.global().async { [collectedErr, group] in
+            while true {
+                let chunk = stderr.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                collectedErr.append(chunk)
+            }
+            group.leave()
+        }
+    }
+
+    /// What it printed so far on standard output.
+    var stdout: String { String(decoding: collected.get(), as: UTF8.self) }
+    /// What it printed so far on standard error.
+    var stderr: String { String(decoding: collectedErr.get(), as: UTF8.self) }
+
+    /// Waits until standard output contains `text` (or `timeout` passes); returns whether it did.
+    func waitForOutput(_ text: String, timeout: TimeInterval = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if stdout.contains(text) || stderr.contains(text) { return true }
+            if !process.isRunning { return stdout.contains(text) || stderr.contains(text) }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return false
+    }
+
+    /// Sends `signal` (SIGTERM by default) and waits for the exit; returns the status.
+    @discardableResult
+    func stop(signal: Int32 = SIGTERM, timeout: TimeInterval = 30) -> Int32 {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        group.wait()
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+/// A value behind a lock.
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+
+    init(_ value: Value) { self.value = value }
+
+    func get() -> Value { lock.withLock { value } }
+    func set(_ newValue: Value) { lock.withLock { value = newValue } }
+}
+
+extension Locked where Value == Data {
+    func append(_ data: Data) { lock.withLock { value.append(data) } }
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+    }
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
