@@ -4,12 +4,13 @@
 // Benchmarks/, so that nothing here reaches users of the library.
 //
 // Each executable target is one fuzz target: it exports LLVMFuzzerTestOneInput and has
-// no Swift `main` (libFuzzer provides it). Build one with
+// no Swift `main` (libFuzzer provides it). Build them all with
 //
 //     swift build -c release --package-path Fuzz \
-//         -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library --product FuzzFrameDecoder
+//         --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address
 //
-// or build and run all of them with scripts/fuzz.sh.
+// (both forms are needed: see scripts/fuzz.sh), or build and run them with
+// scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET…].
 
 import PackageDescription
 

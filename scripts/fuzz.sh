@@ -23,12 +23,17 @@ ALL_TARGETS=(FuzzFrameDecoder FuzzHeaderBlock FuzzSession FuzzRoundTrip)
 BIN=Fuzz/.build/release
 
 build() {
-    # --disable-dead-strip: with --gc-sections the linker drops the sanitizer-coverage
-    # sections of the Swift code and libFuzzer then sees no coverage at all. ld.gold warns
-    # once per ASan helper symbol ("Cannot export local symbol"); those lines are noise.
+    # --sanitize=fuzzer makes SwiftPM link libFuzzer's main and compile the executables
+    # as libraries (no Swift main), but it hands swiftc -sanitize=fuzzer and
+    # -sanitize=address as two flags and the last one wins: the Swift code would get ASan
+    # and no coverage instrumentation (libFuzzer then sees only the C code's few hundred
+    # counters and never grows the corpus). -Xswiftc -sanitize=fuzzer,address comes last
+    # and gives both. -Xswiftc alone does not link: SwiftPM then links each executable
+    # with --defsym main=<module>_main, which does not exist. ld.gold warns once per ASan
+    # helper symbol ("Cannot export local symbol"); those lines are noise.
     echo "fuzz: building (release, -sanitize=fuzzer,address)"
     swift build -c release --package-path Fuzz --scratch-path Fuzz/.build \
-        --sanitize=fuzzer --sanitize=address --disable-dead-strip 2>&1 |
+        --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address 2>&1 |
         grep -v "warning: Cannot export local symbol"
     return "${PIPESTATUS[0]}"
 }
@@ -96,6 +101,13 @@ for target in "${targets[@]}"; do
     total_execs=$((total_execs + execs))
     after=$(find "$dir/corpus" -type f | wc -l)
     crashes=$(find "$dir/artifacts" -type f | wc -l)
+    # The Swift code has tens of thousands of coverage counters; a few hundred means only
+    # the C code was instrumented and the run explored nothing.
+    counters=$(sed -n 's/.*Loaded [0-9]* modules *(\([0-9]*\) inline 8-bit counters.*/\1/p' "$log" | head -1)
+    if [ "${counters:-0}" -lt 10000 ] && [ "$status" -eq 0 ]; then
+        echo "fuzz: $target: only ${counters:-0} coverage counters: the Swift code is not instrumented"
+        status=1
+    fi
     if [ "$status" -eq 0 ] && [ "$crashes" -eq 0 ]; then
         passed=$((passed + 1))
         echo "fuzz: $target: $execs executions in ${elapsed} s, corpus $before -> $after files, 0 crashes"
