@@ -68,6 +68,27 @@ public final class SPDYResponseWriter: @unchecked Sendable {
         write(ByteBuffer(string: string))
     }
 
+    /// Queues the last bytes of the body and ends it in one step, so that FIN rides on the
+    /// DATA frame carrying them (``write(_:)`` then ``finish()`` may send them first and FIN
+    /// in an empty frame after).
+    ///
+    /// - Returns: as ``write(_:)``.
+    @discardableResult
+    public func finish(with bytes: ByteBuffer) -> EventLoopFuture<Void> {
+        guard eventLoop.inEventLoop else {
+            return eventLoop.flatSubmit { self.finish(with: bytes) }
+        }
+        guard !closed else { return eventLoop.makeFailedFuture(SPDYError(.streamClosed)) }
+        guard !finished else { return eventLoop.makeFailedFuture(SPDYError(.streamShutWR, "the body is finished")) }
+        if bytes.readableBytes > 0 {
+            pending.append(bytes)
+            pendingBytes += bytes.readableBytes
+        }
+        finished = true
+        wake()
+        return eventLoop.makeSucceededVoidFuture()
+    }
+
     /// Ends the body: the last DATA frame carries FIN once the queue is sent.
     public func finish() {
         guard eventLoop.inEventLoop else {

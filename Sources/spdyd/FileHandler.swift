@@ -205,14 +205,14 @@ struct FileStreamer: Sendable {
             }
             return buffer
         }
-        .flatMap { chunk in writer.write(chunk) }
+        // The last chunk ends the body with it: FIN rides on its DATA frame.
+        .flatMap { chunk in offset + length < size ? writer.write(chunk) : writer.finish(with: chunk) }
         .whenComplete { result in
             switch result {
             case .success where offset + length < size:
                 readNext(offset: offset + length)
             case .success:
                 close(fd)
-                writer.finish()
             case .failure:
                 close(fd)
                 // A stream that is gone is already closed; otherwise end it with an error.

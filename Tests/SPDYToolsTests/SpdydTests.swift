@@ -449,6 +449,9 @@ struct SpdydTests {
         #expect(log.contains("send SYN_REPLY frame"))
         #expect(log.contains(":path: /hello.txt"))
         #expect(log.contains("send DATA frame"))
+        // The file's last chunk carries FIN: no empty DATA frame just for it.
+        #expect(log.contains("send DATA frame (stream_id=1, flags=1, length="))
+        #expect(!log.contains("send DATA frame (stream_id=1, flags=1, length=0)"))
         try await server.stop()
     }
 
