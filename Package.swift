@@ -32,6 +32,13 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
+        // The system OpenSSL, for the TLS backend that offers NPN next to ALPN (SPDY-era
+        // clients); swift-nio-ssl (BoringSSL, prefixed symbols) stays the default backend.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl"])]
+        ),
         .target(
             name: "SPDY",
             dependencies: [
@@ -45,6 +52,7 @@ let package = Package(
             name: "NIOSPDY",
             dependencies: [
                 "SPDY",
+                "COpenSSL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),

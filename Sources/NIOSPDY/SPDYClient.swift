@@ -161,6 +161,15 @@ public final class SPDYClient: Sendable {
         public var establishedObserver:
             (@Sendable (_ connection: Int, _ version: SPDYVersion, _ alpnProtocol: String?) -> Void)?
 
+        /// The TLS implementation: swift-nio-ssl with ALPN (the default), or the system
+        /// OpenSSL offering ALPN and NPN (for servers of the SPDY era that speak NPN only).
+        public var tlsBackend: SPDYTLS.Backend
+        /// With an OpenSSL backend, called during a handshake that negotiates by NPN with
+        /// the connection's number, the protocols the server offered and the one we chose
+        /// (`nil`: none of ours, and the handshake fails). It runs on the connection's event
+        /// loop (spdycat's "NPN select next protocol" log).
+        public var npnObserver: (@Sendable (_ connection: Int, _ offered: [String], _ selected: String?) -> Void)?
+
         /// Creates a configuration.
         public init(
             versions: [SPDYVersion] = SPDYVersion.negotiationPreference,
@@ -175,8 +184,12 @@ public final class SPDYClient: Sendable {
             clientIdentity: SPDYTLS.Identity? = nil,
             establishedObserver: (
                 @Sendable (_ connection: Int, _ version: SPDYVersion, _ alpnProtocol: String?) -> Void
-            )? = nil
+            )? = nil,
+            tlsBackend: SPDYTLS.Backend = .nioSSL,
+            npnObserver: (@Sendable (_ connection: Int, _ offered: [String], _ selected: String?) -> Void)? = nil
         ) {
+            self.tlsBackend = tlsBackend
+            self.npnObserver = npnObserver
             self.clientIdentity = clientIdentity
             self.establishedObserver = establishedObserver
             self.initialWindowSize = initialWindowSize
@@ -197,6 +210,7 @@ public final class SPDYClient: Sendable {
     public let group: any EventLoopGroup
     private let ownsGroup: Bool
     private let sslContext: NIOSSLContext
+    private let openSSLContext: OpenSSLContext?
     private let connectionCounter = NIOLockedValueBox(0)
 
     /// Creates a client.
@@ -217,6 +231,7 @@ public final class SPDYClient: Sendable {
                 identity: configuration.clientIdentity
             )
         )
+        openSSLContext = try OpenSSLContext(client: configuration)
     }
 
     /// Opens a connection; `tls` negotiates the version by ALPN, otherwise
@@ -235,6 +250,7 @@ public final class SPDYClient: Sendable {
     ) async throws -> SPDYClientConnection {
         let configuration = self.configuration
         let sslContext = self.sslContext
+        let openSSLContext = self.openSSLContext
         let number = connectionCounter.withLockedValue { counter in
             counter += 1
             return counter
@@ -261,8 +277,16 @@ public final class SPDYClient: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     let name = serverName ?? host
                     let isAddress = (try? SocketAddress(ipAddress: name, port: 0)) != nil
-                    let ssl = try NIOSSLClientHandler(context: sslContext, serverHostname: isAddress ? nil : name)
-                    try channel.pipeline.syncOperations.addHandler(ssl)
+                    if let openSSLContext {
+                        let ssl = OpenSSLHandler(context: openSSLContext, serverName: name)
+                        if let observer = configuration.npnObserver {
+                            ssl.npnObserver = { offered, selected in observer(number, offered, selected) }
+                        }
+                        try channel.pipeline.syncOperations.addHandler(ssl)
+                    } else {
+                        let ssl = try NIOSSLClientHandler(context: sslContext, serverHostname: isAddress ? nil : name)
+                        try channel.pipeline.syncOperations.addHandler(ssl)
+                    }
                     let alpn = ApplicationProtocolNegotiationHandler { negotiation, channel in
                         guard case .negotiated(let name) = negotiation, let version = SPDYVersion(protocolName: name)
                         else {

@@ -18,6 +18,10 @@ public final class SPDYServer: @unchecked Sendable {
     public enum Transport: Sendable {
         /// TLS with ALPN offering `versions` (most preferred first).
         case tls(SPDYTLS.Identity, versions: [SPDYVersion])
+        /// TLS on the system OpenSSL offering `versions` by ALPN *and* NPN, for SPDY-era
+        /// clients that know only NPN. A ClientHello offering NPN but no ALPN protocol of
+        /// ours is held to TLS 1.2 (NPN does not exist in TLS 1.3); ALPN clients keep TLS 1.3.
+        case openSSL(SPDYTLS.Identity, versions: [SPDYVersion])
         /// Plain TCP speaking one version (no negotiation).
         case plain(SPDYVersion)
     }
@@ -89,6 +93,7 @@ public final class SPDYServer: @unchecked Sendable {
 
     private let ownsGroup: Bool
     private let sslContext: NIOSSLContext?
+    private let openSSLContext: OpenSSLContext?
     private let state = NIOLockedValueBox(State())
 
     private struct State {
@@ -155,6 +160,11 @@ public final class SPDYServer: @unchecked Sendable {
         } else {
             sslContext = nil
         }
+        if case .openSSL(let identity, let versions) = configuration.transport {
+            openSSLContext = try OpenSSLContext(server: identity, versions: versions)
+        } else {
+            openSSLContext = nil
+        }
     }
 
     /// The addresses the server listens on.
@@ -214,7 +224,7 @@ public final class SPDYServer: @unchecked Sendable {
             return channel.eventLoop.makeCompletedFuture {
                 try self.addSPDYHandlers(to: channel, version: version)
             }
-        case .tls:
+        case .tls, .openSSL:
             let negotiated = NIOLockedValueBox(false)
             let timeout = channel.eventLoop.scheduleTask(in: configuration.handshakeTimeout) {
                 if !negotiated.withLockedValue({ $0 }) {
@@ -235,7 +245,11 @@ public final class SPDYServer: @unchecked Sendable {
                 }
             }
             return channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext!))
+                if let openSSLContext {
+                    try channel.pipeline.syncOperations.addHandler(OpenSSLHandler(context: openSSLContext))
+                } else {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext!))
+                }
                 try channel.pipeline.syncOperations.addHandler(alpn)
             }
         }

@@ -10,6 +10,8 @@ struct FetchSettings: Sendable {
     var versions: [SPDYVersion]
     var plainVersion: SPDYVersion
     var tls: Bool
+    /// Negotiate by NPN on the system OpenSSL (`--npn`) instead of ALPN on swift-nio-ssl.
+    var npn: Bool
     var verifyCertificates: Bool
     var identity: SPDYTLS.Identity?
     var timeout: Double?
@@ -64,6 +66,7 @@ final class FetchSession: @unchecked Sendable {
     private var timedOut = false
     private var connectionError: (any Error)?
     private var connectionLost = false
+    private var npnSelected = false
 
     init(settings: FetchSettings, requests: [(uri: String, url: SPDYURL)], group: any EventLoopGroup) {
         self.settings = settings
@@ -92,6 +95,12 @@ final class FetchSession: @unchecked Sendable {
             observe(event)
         }
         configuration.establishedObserver = { [self] _, _, alpn in established(alpn: alpn) }
+        if settings.npn {
+            configuration.tlsBackend = .openSSLNPNOnly
+            configuration.npnObserver = { [self] _, offered, selected in
+                npnSelect(offered: offered, selected: selected)
+            }
+        }
         let connection: SPDYClientConnection
         do {
             let client = try SPDYClient(configuration: configuration, group: group)
@@ -132,10 +141,20 @@ final class FetchSession: @unchecked Sendable {
 
     // MARK: On the event loop
 
+    /// The original's NPN log: the server's offer and our choice.
+    private func npnSelect(offered: [String], selected: String?) {
+        npnSelected = selected != nil
+        guard let log = settings.log else { return }
+        log.line("NPN select next protocol: the remote server offers:")
+        var lines = offered.map { "          * \($0)\n" }.joined()
+        if let selected { lines += "          NPN selected the protocol: \(selected)\n" }
+        Output.standardOutput.write(lines)
+    }
+
     private func established(alpn: String?) {
         handshakeTime = .now
         guard let log = settings.log else { return }
-        if let alpn { log.line("ALPN selected the protocol: \(alpn)") }
+        if let alpn, !npnSelected { log.line("ALPN selected the protocol: \(alpn)") }
         log.line("Handshake complete")
     }
 

@@ -49,6 +49,8 @@ struct Spdycat: AsyncParsableCommand {
     var key: String?
     @Flag(name: .customLong("no-tls"))
     var noTLS = false
+    @Flag(name: .customLong("npn"))
+    var npn = false
     @Flag(name: .customLong("color"))
     var color = false
     @Flag(name: [.customShort("h"), .customLong("help")])
@@ -104,6 +106,9 @@ struct Spdycat: AsyncParsableCommand {
                                    must be in PEM format.
                 --no-tls           Disable SSL/TLS. Use -2, -3 or --spdy3-1 to
                                    specify SPDY protocol version to use.
+                --npn              Use the system OpenSSL and negotiate by NPN
+                                   (no ALPN offer), as the original did: for
+                                   servers of the SPDY era that know only NPN.
                 -d, --data=<FILE>  Post FILE to server. If - is given, data
                                    will be read from stdin.
                 -m, --multiply=<N> Request each URI <N> times. By default, same
@@ -218,6 +223,7 @@ struct Spdycat: AsyncParsableCommand {
             versions: requestedVersion.map { [$0] } ?? SPDYVersion.negotiationPreference,
             plainVersion: requestedVersion ?? .v3_1,
             tls: !noTLS,
+            npn: npn,
             verifyCertificates: !insecure,
             identity: identity,
             timeout: try timeoutSeconds(),

@@ -22,14 +22,16 @@ struct Spdyd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spdyd",
         abstract: "SPDY server: serves the files under a folder over SPDY/2, SPDY/3 and SPDY/3.1.",
-        usage: "spdyd [-23DVhv] [-d <PATH>] [--no-tls] [--color] <PORT> [<PRIVATE_KEY> <CERT>]",
+        usage: "spdyd [-23DVhv] [-d <PATH>] [--no-tls] [--npn] [--color] <PORT> [<PRIVATE_KEY> <CERT>]",
         discussion: """
             Listens on <PORT> on every IPv6 and IPv4 address, runs one event loop per core and \
             announces MAX_CONCURRENT_STREAMS=100. With TLS (the default) the version is \
             negotiated by ALPN; without <PRIVATE_KEY> and <CERT> an ephemeral self-signed \
             certificate for localhost, 127.0.0.1 and ::1 is made at start (clients must skip \
             verification, e.g. `spdycat -k`). --no-tls speaks one version over plain TCP and \
-            needs -2, -3 or --spdy3-1.
+            needs -2, -3 or --spdy3-1. --npn uses the system OpenSSL and offers NPN next to \
+            ALPN on the same port, for SPDY-era clients that know only NPN (such as the \
+            original spdycat); their connections are held to TLS 1.2, ALPN clients keep TLS 1.3.
 
             Any method is answered once the request is complete; request bodies are ignored. \
             A missing :method, :path, :version, :scheme or :host gives 400. The query is \
@@ -74,6 +76,9 @@ struct Spdyd: AsyncParsableCommand {
     @Flag(name: .customLong("no-tls"), help: "Plain TCP instead of TLS (needs -2, -3 or --spdy3-1).")
     var noTLS = false
 
+    @Flag(help: "TLS on the system OpenSSL, offering NPN next to ALPN (for SPDY-era clients).")
+    var npn = false
+
     @Flag(help: "Color the -v output.")
     var color = false
 
@@ -98,6 +103,9 @@ struct Spdyd: AsyncParsableCommand {
         }
         if privateKey != nil && certificate == nil {
             throw ValidationError("give both <PRIVATE_KEY> and <CERT>, or neither")
+        }
+        if noTLS && npn {
+            throw ValidationError("--npn is for TLS; leave it out with --no-tls")
         }
         if noTLS && privateKey != nil {
             throw ValidationError("<PRIVATE_KEY> and <CERT> are for TLS; leave them out with --no-tls")
@@ -181,7 +189,8 @@ struct Spdyd: AsyncParsableCommand {
                 "spdyd: no <PRIVATE_KEY> and <CERT> given: using an ephemeral self-signed certificate "
                     + "for localhost (clients must not verify it, e.g. spdycat -k)\n")
         }
-        return .tls(identity, versions: versionOptions.versions)
+        return npn
+            ? .openSSL(identity, versions: versionOptions.versions) : .tls(identity, versions: versionOptions.versions)
     }
 
     /// "IPv4: listen on port N" and "IPv6: listen on port N", as the original prints them; an

@@ -1,7 +1,7 @@
 // spdyserv: the counterpart of the reference's spdyserv.py. Serves an HTML page on
 // every path except /notfound, which answers 404.
 //
-// Usage: spdyserv [--no-tls -2|-3|--spdy3-1] PORT [KEY CERT]
+// Usage: spdyserv [--no-tls -2|-3|--spdy3-1] [--npn] PORT [KEY CERT]
 
 import NIOCore
 import NIOSPDY
@@ -45,13 +45,15 @@ func printError(_ text: String) {
 
 func usage() -> Never {
     let text = """
-        Usage: spdyserv [--no-tls -2|-3|--spdy3-1] PORT [KEY CERT]
+        Usage: spdyserv [--no-tls -2|-3|--spdy3-1] [--npn] PORT [KEY CERT]
 
         Serves an HTML page over SPDY; /notfound answers 404.
         With TLS (the default) the version is negotiated by ALPN; without KEY and
         CERT an ephemeral self-signed certificate for localhost is used.
 
           --no-tls    plain TCP; needs one of -2, -3, --spdy3-1
+          --npn       TLS on the system OpenSSL, offering NPN next to ALPN (for
+                      SPDY-era clients; their connections use TLS 1.2)
           -2          SPDY/2
           -3          SPDY/3
           --spdy3-1   SPDY/3.1
@@ -68,12 +70,14 @@ func fail(_ message: String) -> Never {
 
 var arguments = Array(CommandLine.arguments.dropFirst())
 var noTLS = false
+var npn = false
 var version: SPDYVersion?
 var positional: [String] = []
 while let argument = arguments.first {
     arguments.removeFirst()
     switch argument {
     case "--no-tls": noTLS = true
+    case "--npn": npn = true
     case "-2": version = .v2
     case "-3": version = .v3
     case "--spdy3-1": version = .v3_1
@@ -100,13 +104,14 @@ if noTLS {
     } catch {
         fail("\(error)")
     }
-    transport = .tls(identity, versions: version.map { [$0] } ?? SPDYVersion.negotiationPreference)
+    let versions = version.map { [$0] } ?? SPDYVersion.negotiationPreference
+    transport = npn ? .openSSL(identity, versions: versions) : .tls(identity, versions: versions)
 }
 
 do {
     let server = try SPDYServer(configuration: .init(port: port, transport: transport), handler: PageHandler.self)
     try server.start()
-    let mode = noTLS ? "plain TCP, \(version!)" : "TLS"
+    let mode = noTLS ? "plain TCP, \(version!)" : npn ? "TLS, ALPN and NPN" : "TLS"
     let banner = "spdyserv: serving on port \(server.port ?? port) (\(mode))\n"
     banner.utf8CString.withUnsafeBufferPointer { _ = write(1, $0.baseAddress, $0.count - 1) }
     try server.wait()

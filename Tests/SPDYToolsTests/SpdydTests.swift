@@ -553,7 +553,7 @@ struct SpdydTests {
             #expect(result.status == 0)
             #expect(
                 result.stdout.hasPrefix(
-                    "Usage: spdyd [-23DVhv] [-d <PATH>] [--no-tls] [--color] <PORT> [<PRIVATE_KEY> <CERT>]"))
+                    "Usage: spdyd [-23DVhv] [-d <PATH>] [--no-tls] [--npn] [--color] <PORT> [<PRIVATE_KEY> <CERT>]"))
             #expect(result.stdout.contains("--htdocs"))
             #expect(result.stdout.contains("-V"))
             #expect(result.stderr.isEmpty)
