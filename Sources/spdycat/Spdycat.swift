@@ -119,8 +119,9 @@ struct Spdycat: AsyncParsableCommand {
 
             The exit status is the number of sessions that failed (could not
             connect, timed out, or ended with requests incomplete). The SPDY
-            version is negotiated by TLS ALPN (the original used NPN). With
-            --no-tls every URI is fetched over plain TCP, whatever its scheme.
+            version is negotiated by TLS ALPN, or by NPN with --npn (as the
+            original did). With --no-tls every URI is fetched over plain TCP,
+            whatever its scheme.
 
             NOT SUPPORTED:
                 -a, --get-assets   Finding the assets of a page needs an HTML
