@@ -140,6 +140,13 @@ public final class SPDYClient: Sendable {
         public var connectTimeout: TimeAmount
         /// Session options and limits.
         public var session: SPDYSession.Configuration
+        /// A frame the server has started must be complete within this time, else the
+        /// connection gets GOAWAY PROTOCOL_ERROR and is closed. `nil` waits forever. Default
+        /// 30 seconds. See ``SPDYConnection/frameCompletionTimeout``.
+        public var frameCompletionTimeout: TimeAmount?
+        /// A connection whose server does not read what we send for this long is closed.
+        /// `nil` waits forever. Default 60 seconds. See ``SPDYConnection/writeTimeout``.
+        public var writeTimeout: TimeAmount?
         /// MAX_CONCURRENT_STREAMS announced to the server. Default 100.
         public var maxConcurrentStreams: UInt32
         /// INITIAL_WINDOW_SIZE announced to the server in the first SETTINGS (spdycat's
@@ -185,11 +192,15 @@ public final class SPDYClient: Sendable {
             establishedObserver: (
                 @Sendable (_ connection: Int, _ version: SPDYVersion, _ alpnProtocol: String?) -> Void
             )? = nil,
+            frameCompletionTimeout: TimeAmount? = .seconds(30),
+            writeTimeout: TimeAmount? = .seconds(60),
             tlsBackend: SPDYTLS.Backend = .nioSSL,
             npnObserver: (@Sendable (_ connection: Int, _ offered: [String], _ selected: String?) -> Void)? = nil
         ) {
             self.tlsBackend = tlsBackend
             self.npnObserver = npnObserver
+            self.frameCompletionTimeout = frameCompletionTimeout
+            self.writeTimeout = writeTimeout
             self.clientIdentity = clientIdentity
             self.establishedObserver = establishedObserver
             self.initialWindowSize = initialWindowSize
@@ -377,6 +388,8 @@ public final class SPDYClientConnection: @unchecked Sendable {
     ) throws -> SPDYClientConnection {
         let session = try SPDYSession(role: .client, version: version, configuration: configuration.session)
         let connection = SPDYConnection(session: session)
+        connection.frameCompletionTimeout = configuration.frameCompletionTimeout
+        connection.writeTimeout = configuration.writeTimeout
         let client = SPDYClientConnection(version: version, channel: channel, connection: connection)
         let maxStreams = configuration.maxConcurrentStreams
         let window = version == .v2 ? nil : configuration.initialWindowSize

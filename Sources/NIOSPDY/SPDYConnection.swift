@@ -23,6 +23,20 @@ public final class SPDYConnection: ChannelInboundHandler, RemovableChannelHandle
     public var onActive: ((SPDYConnection) -> Void)?
     /// Called once when the connection has closed, with the error that closed it, if any.
     public var onClose: ((SPDYConnection, (any Error)?) -> Void)?
+    /// A frame the peer has started sending must be complete within this time; otherwise
+    /// the connection gets GOAWAY PROTOCOL_ERROR and is closed at once. This stops a peer
+    /// that keeps a connection (and the idle timer) alive by dribbling a control frame, a
+    /// header block or a DATA frame a byte at a time. `nil` (the default for a bare
+    /// connection) waits forever; ``SPDYServer`` and ``SPDYClient`` set it from their
+    /// configurations (30 seconds by default).
+    public var frameCompletionTimeout: TimeAmount?
+    /// How long the channel may stay unwritable (the peer not reading what we send), and
+    /// how long a close may wait for written bytes to go out, before the connection is
+    /// closed at once. This stops a peer that asks for data and never reads it from keeping
+    /// its connection open forever. `nil` (the default for a bare connection) waits forever;
+    /// ``SPDYServer`` and ``SPDYClient`` set it from their configurations (60 seconds by
+    /// default).
+    public var writeTimeout: TimeAmount?
 
     private var context: ChannelHandlerContext?
     private var flushing = false
@@ -32,6 +46,8 @@ public final class SPDYConnection: ChannelInboundHandler, RemovableChannelHandle
     private var closed = false
     private var closeError: (any Error)?
     private var activated = false
+    private var frameTimer: (frame: Int, task: Scheduled<Void>)?
+    private var writeTimer: Scheduled<Void>?
 
     /// Creates a connection handler for `session`. The session's `send` callback is
     /// replaced by one that writes to the channel.
@@ -91,12 +107,19 @@ public final class SPDYConnection: ChannelInboundHandler, RemovableChannelHandle
             pendingFlush = false
             flush()
         }
+        watchFrameProgress()
         context.fireChannelReadComplete()
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
+            if !closing {
+                writeTimer?.cancel()
+                writeTimer = nil
+            }
             flush()
+        } else {
+            startWriteTimer()
         }
         context.fireChannelWritabilityChanged()
     }
@@ -121,6 +144,37 @@ public final class SPDYConnection: ChannelInboundHandler, RemovableChannelHandle
             return
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Starts (or restarts) the frame-completion timer when a new frame is partly received,
+    /// stops it at a frame boundary.
+    private func watchFrameProgress() {
+        guard let timeout = frameCompletionTimeout, let context, !closing else { return }
+        let frame = session.receivedFrameInProgress
+        guard frame != frameTimer?.frame else { return }
+        frameTimer?.task.cancel()
+        frameTimer = nil
+        guard let frame else { return }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let task = context.eventLoop.scheduleTask(in: timeout) {
+            let connection = bound.value
+            guard connection.session.receivedFrameInProgress == frame else { return }
+            if !connection.session.hasSentGoAway {
+                connection.session.failSession(status: .protocolError)
+            }
+            connection.flush()
+            connection.fail(SPDYConnectionTimeout.frameIncomplete)
+        }
+        frameTimer = (frame, task)
+    }
+
+    /// Closes the connection at once if writing stays stuck for ``writeTimeout``.
+    private func startWriteTimer() {
+        guard let timeout = writeTimeout, let context, writeTimer == nil else { return }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        writeTimer = context.eventLoop.scheduleTask(in: timeout) {
+            bound.value.fail(SPDYConnectionTimeout.writeStalled)
+        }
     }
 
     /// The `send` callback: writes while the channel can take more, else reports "would block".
@@ -171,6 +225,9 @@ public final class SPDYConnection: ChannelInboundHandler, RemovableChannelHandle
     public func closeAfterPendingWrites() {
         guard let context, !closing else { return }
         closing = true
+        writeTimer?.cancel()
+        writeTimer = nil
+        startWriteTimer()
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
             channel.close(promise: nil)
@@ -193,8 +250,21 @@ public final class SPDYConnection: ChannelInboundHandler, RemovableChannelHandle
         guard !closed else { return }
         closed = true
         closing = true
+        frameTimer?.task.cancel()
+        frameTimer = nil
+        writeTimer?.cancel()
+        writeTimer = nil
         onClose?(self, error)
         onClose = nil
         onActive = nil
     }
+}
+
+/// Why a ``SPDYConnection`` closed on its own timers: the error passed to
+/// ``SPDYConnection/onClose``.
+public enum SPDYConnectionTimeout: Error, Sendable, Hashable {
+    /// A frame was started and not finished within ``SPDYConnection/frameCompletionTimeout``.
+    case frameIncomplete
+    /// Nothing could be written for ``SPDYConnection/writeTimeout``.
+    case writeStalled
 }

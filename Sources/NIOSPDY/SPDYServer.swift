@@ -42,6 +42,16 @@ public final class SPDYServer: @unchecked Sendable {
         public var idleTimeout: TimeAmount?
         /// A TLS handshake (with ALPN) must finish within this time. Default 10 seconds.
         public var handshakeTimeout: TimeAmount
+        /// A frame a client has started must be complete within this time, else the
+        /// connection gets GOAWAY PROTOCOL_ERROR and is closed (a control frame, header
+        /// block or DATA frame dribbled a byte at a time keeps the idle timer alive, not
+        /// this one). `nil` waits forever. Default 30 seconds. See
+        /// ``SPDYConnection/frameCompletionTimeout``.
+        public var frameCompletionTimeout: TimeAmount?
+        /// A connection whose client does not read what we send for this long (the channel
+        /// stays unwritable, or a close waits for written bytes) is closed at once. `nil`
+        /// waits forever. Default 60 seconds. See ``SPDYConnection/writeTimeout``.
+        public var writeTimeout: TimeAmount?
         /// The largest request body buffered for a handler; larger requests get 413. Default 16 MiB.
         public var maxRequestBodySize: Int
         /// Session options and limits.
@@ -61,6 +71,8 @@ public final class SPDYServer: @unchecked Sendable {
             maxConnections: Int = 10_000,
             idleTimeout: TimeAmount? = .minutes(5),
             handshakeTimeout: TimeAmount = .seconds(10),
+            frameCompletionTimeout: TimeAmount? = .seconds(30),
+            writeTimeout: TimeAmount? = .seconds(60),
             maxRequestBodySize: Int = 16 << 20,
             session: SPDYSession.Configuration = .init(),
             threads: Int = System.coreCount,
@@ -74,6 +86,8 @@ public final class SPDYServer: @unchecked Sendable {
             self.maxConnections = maxConnections
             self.idleTimeout = idleTimeout
             self.handshakeTimeout = handshakeTimeout
+            self.frameCompletionTimeout = frameCompletionTimeout
+            self.writeTimeout = writeTimeout
             self.maxRequestBodySize = maxRequestBodySize
             self.session = session
             self.threads = threads
@@ -258,6 +272,8 @@ public final class SPDYServer: @unchecked Sendable {
     private func addSPDYHandlers(to channel: any Channel, version: SPDYVersion) throws {
         let session = try SPDYSession(role: .server, version: version, configuration: configuration.session)
         let connection = SPDYConnection(session: session)
+        connection.frameCompletionTimeout = configuration.frameCompletionTimeout
+        connection.writeTimeout = configuration.writeTimeout
         let serverConnection = SPDYServerConnection(server: self, connection: connection, version: version)
         serverConnection.install()
         if let observer = configuration.frameObserver {

@@ -127,6 +127,18 @@ public final class SPDYFrameDecoder {
     /// The number of received bytes not yet turned into frames or chunks.
     public var bufferedBytes: Int { core.pointee.buffer.readableBytes }
 
+    /// The number, counted from 1, of the frame that has partly arrived and is not yet
+    /// complete, or `nil` when decoding stands at a frame boundary. A peer that starts a
+    /// frame and never finishes it keeps the same number; one that sends whole frames
+    /// gets a new number for every frame (the network layer's frame-completion timeout).
+    public var frameInProgress: Int? {
+        let core = core.pointee
+        if case .frameHeader = core.state {
+            return core.buffer.readableBytes > 0 ? core.framesStarted + 1 : nil
+        }
+        return core.framesStarted
+    }
+
     /// Adds received bytes. They are not copied when nothing is pending.
     public func append(bytes: ByteBuffer) {
         core.pointee.append(bytes)
@@ -189,6 +201,8 @@ extension SPDYFrameDecoder {
         let inflater: HeaderInflater
         var buffer: ByteBuffer
         var state: State = .frameHeader
+        /// Frame headers read so far.
+        var framesStarted = 0
         var inflated: ByteBuffer
         var inflaterBroken = false
         /// An empty buffer to hold instead of a consumed input buffer.
@@ -232,6 +246,7 @@ extension SPDYFrameDecoder {
                     guard buffer.readableBytes >= SPDYProtocol.frameHeaderSize,
                         let (word0, word1) = buffer.readTwoWords()
                     else { return nil }
+                    framesStarted &+= 1
                     let length = Int(word1 & 0xff_ffff)
                     let flags = UInt8(truncatingIfNeeded: word1 >> 24)
                     if word0 & 0x8000_0000 == 0 {

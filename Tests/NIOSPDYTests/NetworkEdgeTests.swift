@@ -59,7 +59,7 @@ private struct PatternVerifier {
 // MARK: - Probes shared by handlers and tests
 
 /// What a server-side handler reports to the test that started it, looked up by a token in the path.
-private final class StreamProbe: Sendable {
+final class StreamProbe: Sendable {
     struct State {
         /// Bytes handed to the response writer.
         var written = 0
@@ -156,7 +156,7 @@ private func streamPattern(
 /// - `GET /delayed?probe=T&ms=D&i=I`: "done I" after D ms, counting requests in progress.
 /// - `POST /upload`: checks the body against the pattern and answers `bytes=N mismatch=none`.
 /// - anything else: `hello <path>`.
-private final class EdgeHandler: SPDYRequestHandler {
+final class EdgeHandler: SPDYRequestHandler {
     override func doGET() {
         let route = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
         switch route {
@@ -214,7 +214,7 @@ private final class EdgeHandler: SPDYRequestHandler {
     }
 }
 
-private func startServer(
+func startServer(
     _ transport: SPDYServer.Transport,
     _ tweak: (inout SPDYServer.Configuration) -> Void = { _ in }
 ) throws -> SPDYServer {
@@ -227,7 +227,7 @@ private func startServer(
 
 // MARK: - Client side
 
-private func get(_ connection: SPDYClientConnection, _ path: String) async throws -> (status: Int, body: String) {
+func get(_ connection: SPDYClientConnection, _ path: String) async throws -> (status: Int, body: String) {
     let response = try await connection.request(SPDYClientRequest(path: path, scheme: "http", authority: "127.0.0.1"))
     let body = try await response.collectBody()
     return (response.statusCode, String(buffer: body))
@@ -306,7 +306,7 @@ private func transferHugeBodies(_ connection: SPDYClientConnection) async throws
 }
 
 /// Polls `condition` until it holds or `timeout` passes (for state no future reports).
-private func eventually(
+func eventually(
     timeout: Duration = .seconds(20),
     _ condition: () async throws -> Bool
 ) async rethrows -> Bool {
@@ -320,7 +320,7 @@ private func eventually(
 }
 
 /// Whether `channel` closes within `timeout` (so a connection left open fails the test, not its time limit).
-private func closes(_ channel: any Channel, within timeout: TimeAmount = .seconds(15)) async -> Bool {
+func closes(_ channel: any Channel, within timeout: TimeAmount = .seconds(15)) async -> Bool {
     let promise = channel.eventLoop.makePromise(of: Bool.self)
     channel.closeFuture.whenComplete { _ in promise.succeed(true) }
     let timer = channel.eventLoop.scheduleTask(in: timeout) { promise.succeed(false) }
@@ -488,7 +488,7 @@ private func burstOfRequests(
 // MARK: - Raw connections
 
 /// What a raw connection received.
-private final class FrameLog: Sendable {
+final class FrameLog: Sendable {
     struct State {
         var frames: [SPDYFrame] = []
         var dataBytes = 0
@@ -515,7 +515,7 @@ private final class FrameLog: Sendable {
 
 /// Records what a raw connection reads: control frames when it decodes (`version` given), and
 /// the number of DATA payload bytes (or of all bytes when it does not decode).
-private final class FrameRecorder: ChannelInboundHandler {
+final class FrameRecorder: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
     private let decoder: SPDYFrameDecoder?
@@ -559,7 +559,7 @@ private final class FrameRecorder: ChannelInboundHandler {
 }
 
 /// A raw TCP (or TLS) connection to the server that records what it receives.
-private func rawConnect(
+func rawConnect(
     port: Int,
     group: any EventLoopGroup,
     decoding version: SPDYVersion?,
@@ -584,7 +584,7 @@ private func rawConnect(
 }
 
 /// Encodes frames as a client of `version` sends them (one compression context for all of them).
-private func encodeFrames(_ frames: [SPDYFrame], version: SPDYVersion) throws -> ByteBuffer {
+func encodeFrames(_ frames: [SPDYFrame], version: SPDYVersion) throws -> ByteBuffer {
     let encoder = try SPDYFrameEncoder(version: version, compression: .default(for: .client))
     var buffer = ByteBuffer()
     for frame in frames {
@@ -593,12 +593,12 @@ private func encodeFrames(_ frames: [SPDYFrame], version: SPDYVersion) throws ->
     return buffer
 }
 
-private func requestHeaders(_ method: String, _ path: String) -> SPDYHeaders {
+func requestHeaders(_ method: String, _ path: String) -> SPDYHeaders {
     [(":method", method), (":path", path), (":version", "HTTP/1.1"), (":scheme", "http"), (":host", "127.0.0.1")]
 }
 
 /// A control frame header: control bit, version, type, flags, 24-bit length.
-private func controlHeader(version: UInt16, type: UInt16, flags: UInt8 = 0, length: Int) -> [UInt8] {
+func controlHeader(version: UInt16, type: UInt16, flags: UInt8 = 0, length: Int) -> [UInt8] {
     [
         0x80 | UInt8(version >> 8), UInt8(truncatingIfNeeded: version), UInt8(type >> 8),
         UInt8(truncatingIfNeeded: type),

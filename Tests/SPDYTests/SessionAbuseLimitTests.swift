@@ -42,6 +42,40 @@ struct SessionAbuseLimitTests {
         #expect(!peer.endpoint.events.contains(.requestReceived(3)))
     }
 
+    @Test("Empty HEADERS without FIN count with empty DATA frames (CVE-2019-9518)")
+    func emptyHeadersFlood() throws {
+        let peer = try server()
+        try peer.deliver(syn(1, fin: false))
+        let empty = SPDYFrame.headers(.init(streamID: 1, headers: SPDYHeaders()))
+        try peer.deliver(empty)
+        #expect(peer.session.abuseDetected == nil)
+        // A block with a header in between resets the count.
+        try peer.deliver(.headers(.init(streamID: 1, headers: [("x-a", "b")])), empty)
+        #expect(peer.session.abuseDetected == nil)
+        // An empty DATA frame after an empty HEADERS is the second empty frame in a row.
+        try peer.deliver(.data(.init(streamID: 1, flags: [], payload: ByteBuffer())))
+        #expect(peer.session.abuseDetected == .emptyDataFrames)
+        #expect(goAways(try peer.collect()) == [.protocolError])
+    }
+
+    @Test("The session reports the number of a partly received frame until it is complete")
+    func frameInProgress() throws {
+        let peer = try server()
+        #expect(peer.session.receivedFrameInProgress == nil)
+        let encoder = try SPDYFrameEncoder(version: .v3_1, compression: .default(for: .client))
+        var bytes = ByteBuffer()
+        try encoder.encode(syn(1), into: &bytes)
+        try encoder.encode(.ping(.init(id: 1)), into: &bytes)
+        let first = bytes.readSlice(length: 5)!
+        try peer.session.recv(first)
+        let started = try #require(peer.session.receivedFrameInProgress)
+        try peer.session.recv(bytes.readSlice(length: bytes.readableBytes - 3)!)
+        // The SYN_STREAM is complete and the PING has begun: a new number.
+        #expect(peer.session.receivedFrameInProgress == started + 1)
+        try peer.session.recv(bytes)
+        #expect(peer.session.receivedFrameInProgress == nil)
+    }
+
     @Test("Rapid reset: the 201st stream a client opens and resets within 30 s gets GOAWAY (CVE-2023-44487)")
     func rapidReset() throws {
         let peer = try server()

@@ -23,8 +23,9 @@ public struct SPDYAbuseLimits: Sendable, Hashable {
         }
     }
 
-    /// Zero-length DATA frames without FIN in a row, with no frame carrying data or
-    /// headers between them (the empty-frame flood, CVE-2019-9518). Default 1, as
+    /// Zero-length DATA frames and HEADERS frames with an empty header block, both without
+    /// FIN, in a row, with no frame carrying data or headers between them (the empty-frame
+    /// flood, CVE-2019-9518). Default 1, as
     /// swift-nio-http2: one such frame is harmless, a run of them is not.
     public var maxSequentialEmptyDataFrames: Int
     /// RST_STREAMs received for streams the peer opened, or for no open stream (rapid

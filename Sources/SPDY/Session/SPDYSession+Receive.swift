@@ -110,12 +110,27 @@ extension SPDYSession {
         failSession(status: .protocolError)
     }
 
+    /// Counts a frame that carries nothing (a zero-length DATA frame or an empty HEADERS,
+    /// both without FIN); a run longer than the limit ends the session.
+    private func countEmptyFrame() {
+        abuse.sequentialEmptyDataFrames += 1
+        if abuse.sequentialEmptyDataFrames > abuse.limits.maxSequentialEmptyDataFrames {
+            cutOff(.emptyDataFrames)
+        }
+    }
+
     // MARK: - Control frames
 
     private func handleControlFrame(_ frame: SPDYFrame, header: SPDYControlFrameHeader) {
         receivedControlFrameHeader = header
         if header.type.carriesHeaderBlock {
-            abuse.sequentialEmptyDataFrames = 0
+            // An empty HEADERS without FIN costs us a decompression and carries nothing:
+            // it counts with empty DATA frames (CVE-2019-9518); any other block ends a run.
+            if case .headers(let headers) = frame, headers.headers.isEmpty, !headers.flags.contains(.fin) {
+                countEmptyFrame()
+            } else {
+                abuse.sequentialEmptyDataFrames = 0
+            }
         }
         if case .unknown(let unknown) = frame {
             notify { try callbacks.onUnknownControlFrameReceived?(self, header.bytes, unknown.payload) }
@@ -403,10 +418,7 @@ extension SPDYSession {
         }
         if chunk.isEndOfFrame {
             if chunk.header.length == 0 && !chunk.header.flags.contains(.fin) {
-                abuse.sequentialEmptyDataFrames += 1
-                if abuse.sequentialEmptyDataFrames > abuse.limits.maxSequentialEmptyDataFrames {
-                    cutOff(.emptyDataFrames)
-                }
+                countEmptyFrame()
             } else {
                 abuse.sequentialEmptyDataFrames = 0
             }

@@ -306,6 +306,12 @@ public final class SPDYSession {
 
     /// Whether a GOAWAY was sent (it went out on the wire).
     public var hasSentGoAway: Bool { goAwaySent }
+
+    /// The number of the received frame that has partly arrived, or `nil` at a frame
+    /// boundary (``SPDYFrameDecoder/frameInProgress``): a network layer closes a connection
+    /// whose peer starts a frame and never finishes it.
+    public var receivedFrameInProgress: Int? { decoder.frameInProgress }
+
     /// Whether the peer sent a GOAWAY.
     public var hasReceivedGoAway: Bool { goAwayReceived }
 
