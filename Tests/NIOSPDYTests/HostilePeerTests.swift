@@ -100,14 +100,6 @@ private struct Battlefield {
 
 // MARK: - Helpers
 
-/// The process's resident set size in bytes (VmRSS of /proc/self/status).
-private func residentBytes() -> Int {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
-    else { return 0 }
-    return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
-}
-
 private func id(_ raw: UInt32) -> SPDYStreamID { SPDYStreamID(rawValue: raw)! }
 
 private func syn(_ raw: UInt32, fin: Bool = true, path: String = "/") -> SPDYFrame {
@@ -280,7 +272,7 @@ enum Breach: String, CaseIterable, Sendable, CustomTestStringConvertible {
 struct HostilePeerTests {
     // MARK: 1. zlib bomb
 
-    @Test("1. A zlib bomb in SYN_STREAM gets GOAWAY PROTOCOL_ERROR; memory stays bounded", .timeLimit(.minutes(1)))
+    @Test("1. A zlib bomb in SYN_STREAM gets GOAWAY PROTOCOL_ERROR and a close", .timeLimit(.minutes(1)))
     func zlibBombAgainstServer() async throws {
         let field = try await Battlefield()
         // 8 MiB of "a" compresses to about 8 KiB; the limit is 64 KiB, the bomb cut-off 256 KiB.
@@ -290,12 +282,9 @@ struct HostilePeerTests {
             .synStream(.init(streamID: id(1), priority: 3, flags: .fin, headers: bombHeaders(size: 8 << 20))),
             into: &bomb)
         #expect(bomb.readableBytes < 64 << 10)
-        let before = residentBytes()
         let (raw, log) = try await field.attacker()
         #expect(await sendAndExpectClose(raw, bomb), "the bomb's connection was left open")
         #expect(log.goAways.map(\.status) == [.protocolError])
-        let grown = residentBytes() - before
-        #expect(grown < 8 << 20, "memory grew by \(grown) bytes")
         try await field.finish()
     }
 
@@ -407,7 +396,7 @@ struct HostilePeerTests {
     // MARK: 5. PING flood from a peer that never reads
 
     @Test(
-        "5. A PING flood from a peer that never reads: GOAWAY or close, bounded memory (CVE-2019-9512)",
+        "5. A PING flood from a peer that never reads: GOAWAY or close, at most maxQueuedFrames echoes queued (CVE-2019-9512)",
         .timeLimit(.minutes(1)),
         arguments: [false, true]
     )
@@ -425,13 +414,8 @@ struct HostilePeerTests {
         for n in 0..<500_000 {
             try encoder.encode(.ping(.init(id: UInt32(2 * n + 1))), into: &flood)
         }
-        let before = residentBytes()
         raw.writeAndFlush(flood, promise: nil)
         #expect(await eventually { field.server.connectionCount == 1 }, "the non-reading flooder was left open")
-        let grown = residentBytes() - before
-        // The RSS is the whole test process's (other suites run alongside): the bound is loose,
-        // but 500 000 queued echoes would take far more.
-        #expect(grown < 24 << 20, "memory grew by \(grown) bytes")
         // Now read what the server managed to send before closing.
         try? await raw.setOption(ChannelOptions.autoRead, value: true).get()
         #expect(await closes(raw))
@@ -494,7 +478,6 @@ struct HostilePeerTests {
         for n in 0..<20 {
             frames.append(syn(UInt32(2 * n + 1), path: "/pattern?bytes=\(64 << 20)&probe=\(token)"))
         }
-        let before = residentBytes()
         try await raw.writeAndFlush(try encodeFrames(frames, version: version))
         if version == .v2 {
             // No flow control: the server fills the socket, then stops, then closes on its write timeout.
@@ -513,8 +496,6 @@ struct HostilePeerTests {
             #expect(raw.isActive)
             try await raw.close()
         }
-        let grown = residentBytes() - before
-        #expect(grown < 16 << 20, "memory grew by \(grown) bytes")
         // The response writers pushed back: they never held more than a few chunks.
         #expect(probe.state.maxWriterBuffered < 1 << 20, "a writer held \(probe.state.maxWriterBuffered) bytes")
         #expect(await eventually { probe.state.failed }, "the handler was not told the stream went away")
