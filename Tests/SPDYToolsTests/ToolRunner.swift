@@ -112,21 +112,18 @@ final class BackgroundTool: @unchecked Sendable {
         self.process = process
         self.stdoutPipe = stdout
         self.stderrPipe = stderr
+        drain(stdout, into: collected)
+        drain(stderr, into: collectedErr)
+    }
+
+    /// Reads `pipe` on a background queue until it closes, appending what arrives.
+    private func drain(_ pipe: Pipe, into sink: Locked<Data>) {
         group.enter()
-        DispatchQueue.global().async { [collected, group] in
+        DispatchQueue.global().async { [group] in
             while true {
-                let chunk = stdout.fileHandleForReading.availableData
+                let chunk = pipe.fileHandleForReading.availableData
                 if chunk.isEmpty { break }
-                collected.append(chunk)
-            }
-            group.leave()
-        }
-        group.enter()
-        DispatchQueue.global().async { [collectedErr, group] in
-            while true {
-                let chunk = stderr.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                collectedErr.append(chunk)
+                sink.append(chunk)
             }
             group.leave()
         }
