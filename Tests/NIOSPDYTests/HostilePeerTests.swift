@@ -254,8 +254,10 @@ enum Breach: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case wrongVersion
     /// A SPDY/2 SYN_STREAM on a SPDY/3 session.
     case spdy2FrameOnSPDY3
-    /// DATA on a stream the client already closed (FIN): GOAWAY PROTOCOL_ERROR.
+    /// DATA on a stream the client already closed (FIN): RST_STREAM STREAM_ALREADY_CLOSED.
     case dataOnClosedStream
+    /// DATA on a stream that was never opened: RST_STREAM INVALID_STREAM.
+    case dataOnUnopenedStream
     /// A WINDOW_UPDATE taking a stream's window past 2^31−1.
     case streamWindowOverflow
     /// A WINDOW_UPDATE taking the session window past 2^31−1.
@@ -648,6 +650,11 @@ struct HostilePeerTests {
                     .data(.init(streamID: id(1), payload: ByteBuffer(string: "x"))),
                 ],
                 version: version)
+            expectClose = false
+        case .dataOnUnopenedStream:
+            bytes = try encodeFrames(
+                [.data(.init(streamID: id(7), payload: ByteBuffer(string: "x")))], version: version)
+            expectClose = false
         case .streamWindowOverflow:
             bytes = try encodeFrames(
                 [
@@ -678,6 +685,11 @@ struct HostilePeerTests {
                 #expect(log.resets.isEmpty)
             case .streamWindowOverflow:
                 #expect(log.resets.map(\.status) == [.flowControlError])
+            case .dataOnClosedStream:
+                #expect(log.resets.map(\.status) == [.streamAlreadyClosed])
+            case .dataOnUnopenedStream:
+                #expect(log.resets.map(\.status) == [.invalidStream])
+                #expect(log.resets.map(\.streamID) == [id(7)])
             default:
                 // Accepted or refused, but never the whole session.
                 #expect(log.resets.allSatisfy { $0.status == .protocolError })

@@ -163,33 +163,74 @@ struct SessionReceivePolicyTests {
         #expect(summaries(try server.collect()) == ["RST_STREAM 1 PROTOCOL_ERROR", "RST_STREAM 7 PROTOCOL_ERROR"])
     }
 
-    @Test("recv_data: DATA for an unknown or CLOSING stream is ignored; for an open stream it is delivered")
-    func dataIgnoredWhenNoStream() throws {
+    @Test(
+        "DATA for a stream that never opened → RST INVALID_STREAM (draft 3 §2.2.2); closed or CLOSING streams ignore it"
+    )
+    func dataForMissingStreams() throws {
         let peer = try clientWithRequest()
         peer.endpoint.clearEvents()
+        // Stream 7 is ours (odd) and was never opened; stream 4 is the server's and never opened.
         try peer.deliver(.data(.init(streamID: 7, payload: ByteBuffer(string: "lost"))))
+        try peer.deliver(.data(.init(streamID: 4, payload: ByteBuffer(string: "lost"))))
         #expect(peer.endpoint.events.isEmpty)
-        #expect(try peer.collect().isEmpty)
+        #expect(summaries(try peer.collect()) == ["RST_STREAM 7 INVALID_STREAM", "RST_STREAM 4 INVALID_STREAM"])
         try peer.deliver(.synReply(.init(streamID: 1, headers: responseHeaders())))
         peer.endpoint.clearEvents()
         try peer.deliver(.data(.init(streamID: 1, payload: ByteBuffer(string: "abc"))))
         #expect(peer.endpoint.events == [.dataChunk(1, 3), .dataReceived(1, [], 3)])
+        // Data the peer sent before our RST_STREAM reached it: ignored while CLOSING and after.
         try peer.session.submitRstStream(streamID: 1, status: .cancel)
         peer.endpoint.clearEvents()
-        try peer.deliver(.data(.init(streamID: 1, flags: .fin, payload: ByteBuffer(string: "late"))))
+        try peer.deliver(.data(.init(streamID: 1, payload: ByteBuffer(string: "late"))))
         #expect(peer.endpoint.events.isEmpty)
+        #expect(summaries(try peer.collect()) == ["RST_STREAM 1 CANCEL"])
+        #expect(peer.session.streamState(1) == nil)
+        peer.endpoint.clearEvents()
+        try peer.deliver(.data(.init(streamID: 1, flags: .fin, payload: ByteBuffer(string: "later"))))
+        #expect(peer.endpoint.events.isEmpty)
+        #expect(try peer.collect().isEmpty)
+
+        // A server: a stream ID above the last SYN_STREAM never opened; a refused one is closed.
+        let server = try RawPeer(testing: .server, version: .v3)
+        try server.deliver(syn(1, flags: .fin))
+        try server.deliver(.data(.init(streamID: 5, payload: ByteBuffer(string: "x"))))
+        #expect(summaries(try server.collect()) == ["RST_STREAM 5 INVALID_STREAM"])
+        #expect(server.session.wantRead)
+
+        // Once we sent GOAWAY, DATA for streams we do not hold is not answered.
+        let closing = try RawPeer(testing: .server, version: .v3)
+        try closing.session.submitGoAway(status: .ok)
+        _ = try closing.collect()
+        try closing.deliver(.data(.init(streamID: 9, payload: ByteBuffer(string: "x"))))
+        #expect(try closing.collect().isEmpty)
     }
 
-    @Test("DATA before SYN_REPLY on our stream, or after the peer's FIN, fails the session")
+    @Test(
+        "DATA before SYN_REPLY → RST PROTOCOL_ERROR; after the peer's FIN → RST STREAM_ALREADY_CLOSED (v2: PROTOCOL_ERROR)"
+    )
     func dataViolations() throws {
         let early = try clientWithRequest()
         try early.deliver(.data(.init(streamID: 1, payload: ByteBuffer(string: "x"))))
-        #expect(summaries(try early.collect()) == ["GOAWAY 0 PROTOCOL_ERROR"])
+        #expect(summaries(try early.collect()) == ["RST_STREAM 1 PROTOCOL_ERROR"])
+        #expect(early.session.streamState(1) == nil)
+        #expect(early.session.wantRead)
 
+        for (version, status) in [(SPDYVersion.v3, "STREAM_ALREADY_CLOSED"), (.v2, "PROTOCOL_ERROR")] {
+            let server = try RawPeer(testing: .server, version: version)
+            try server.deliver(syn(1, flags: .fin))
+            server.endpoint.clearEvents()
+            try server.deliver(.data(.init(streamID: 1, payload: ByteBuffer(string: "x"))))
+            #expect(server.endpoint.events.isEmpty, "\(version)")
+            #expect(summaries(try server.collect()) == ["RST_STREAM 1 \(status)"], "\(version)")
+            #expect(server.session.streamState(1) == nil, "\(version)")
+        }
+    }
+
+    @Test("DATA on stream 0 fails the session")
+    func dataOnStreamZero() throws {
         let server = try RawPeer(testing: .server, version: .v3)
-        try server.deliver(syn(1, flags: .fin))
-        try server.deliver(.data(.init(streamID: 1, payload: ByteBuffer(string: "x"))))
-        #expect(summaries(try server.collect()) == ["GOAWAY 1 PROTOCOL_ERROR"])
+        try server.deliver(.data(.init(streamID: 0, payload: ByteBuffer(string: "x"))))
+        #expect(summaries(try server.collect()) == ["GOAWAY 0 PROTOCOL_ERROR"])
     }
 
     @Test("session_recv: uppercase names give RST PROTOCOL_ERROR; an oversized header block RST FRAME_TOO_LARGE")

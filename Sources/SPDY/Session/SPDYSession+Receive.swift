@@ -431,20 +431,25 @@ extension SPDYSession {
 
     private func dataFrameReceived(_ header: SPDYDataFrameHeader) {
         let id = header.streamID
-        // DATA for a stream that does not exist is ignored.
-        guard let stream = stream(id) else { return }
+        guard let stream = stream(id) else {
+            dataForMissingStream(id)
+            return
+        }
         let fin = header.flags.contains(.fin)
         var valid = false
-        var violation = false
         if stream.shutRead {
-            violation = stream.state != .closing
+            // DATA after the peer's FIN: the drafts' STREAM_ALREADY_CLOSED (a status SPDY/2
+            // lacks; it gets PROTOCOL_ERROR). A stream we are resetting ignores it.
+            if stream.state != .closing {
+                rejectDataFrame(id, status: version == .v2 ? .protocolError : .streamAlreadyClosed)
+            }
         } else if isLocallyInitiated(id) {
             if stream.state == .opened {
                 valid = true
                 notify { try callbacks.onDataReceived?(self, header.flags, id, header.length) }
             } else if stream.state != .closing {
-                // DATA before the SYN_REPLY.
-                violation = true
+                // DATA before the SYN_REPLY: a stream error PROTOCOL_ERROR (draft 3 §2.2.2).
+                rejectDataFrame(id, status: .protocolError)
             }
         } else if stream.state != .closing {
             valid = true
@@ -457,8 +462,33 @@ extension SPDYSession {
             stream.shutRead = true
             closeIfBothShut(stream)
         }
-        if violation {
+    }
+
+    /// DATA for a stream the session does not hold. Stream 0 is never a stream: a session
+    /// error. A stream that was never opened gets the drafts' stream error INVALID_STREAM
+    /// (none once we sent GOAWAY). DATA for a stream that existed and is closed is ignored,
+    /// as spdylay does: the peer may have sent it before our RST_STREAM reached it.
+    private func dataForMissingStream(_ id: SPDYStreamID) {
+        if id == .zero {
             failSession(status: .protocolError)
+            return
         }
+        guard !goAwaySent else { return }
+        let neverOpened: Bool
+        if isLocallyInitiated(id) {
+            neverOpened = UInt64(id.rawValue) >= nextStreamID
+        } else {
+            neverOpened = id > lastReceivedStreamID
+        }
+        if neverOpened {
+            rejectDataFrame(id, status: .invalidStream)
+        }
+    }
+
+    /// Answers a DATA frame with a stream error: RST_STREAM with `status` (the stream, if
+    /// open, closes once it is sent). Counts toward the peer's stream-error limit.
+    private func rejectDataFrame(_ id: SPDYStreamID, status: SPDYStreamStatus) {
+        guard recordStreamError() else { return }
+        enqueuePeerProvokedAnswer(.rstStream(.init(streamID: id, status: status)))
     }
 }
