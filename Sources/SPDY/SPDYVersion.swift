@@ -61,8 +61,13 @@ public enum SPDYVersion: Int, Sendable, Hashable, CaseIterable, CustomStringConv
         }
     }
 
-    /// The zlib dictionary of this version's header compression.
-    var headerDictionary: [UInt8] {
+    /// The zlib dictionary of this version's header compression: the SPDY/2 draft's
+    /// (907 bytes) for ``v2``, the SPDY/3 draft's (1 423 bytes) for ``v3`` and ``v3_1``.
+    ///
+    /// Every header block of a session is compressed on one zlib stream primed with it
+    /// (`deflateSetDictionary`; on inflate when zlib asks for it). It is here for code that
+    /// produces or checks header blocks with its own zlib, such as test vectors and fuzzers.
+    public var headerDictionary: [UInt8] {
         self == .v2 ? HeaderDictionaries.spdy2 : HeaderDictionaries.spdy3
     }
 

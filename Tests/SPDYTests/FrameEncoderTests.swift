@@ -233,5 +233,9 @@ struct ConstantsTests {
         #expect(String(decoding: HeaderDictionaries.spdy3.suffix(9), as: UTF8.self) == ",*,enq=0.")
         #expect(SPDYVersion.v3.headerDictionaryID == adler32(HeaderDictionaries.spdy3))
         #expect(SPDYVersion.v2.headerDictionaryID == adler32(HeaderDictionaries.spdy2))
+        // The public accessor gives each version its draft's dictionary (3.1 keeps SPDY/3's).
+        #expect(SPDYVersion.v2.headerDictionary == HeaderDictionaries.spdy2)
+        #expect(SPDYVersion.v3.headerDictionary == HeaderDictionaries.spdy3)
+        #expect(SPDYVersion.v3_1.headerDictionary == HeaderDictionaries.spdy3)
     }
 }

@@ -199,7 +199,7 @@ struct SessionReceivePolicyTests {
 
         // Once we sent GOAWAY, DATA for streams we do not hold is not answered.
         let closing = try RawPeer(testing: .server, version: .v3)
-        try closing.session.submitGoAway(status: .ok)
+        closing.session.submitGoAway(status: .ok)
         _ = try closing.collect()
         try closing.deliver(.data(.init(streamID: 9, payload: ByteBuffer(string: "x"))))
         #expect(try closing.collect().isEmpty)

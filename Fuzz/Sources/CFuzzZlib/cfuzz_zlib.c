@@ -7,20 +7,15 @@ struct cfuzz_deflater {
     z_stream stream;
 };
 
-cfuzz_deflater *cfuzz_deflater_new(int dictionary, int level, int window_bits) {
+cfuzz_deflater *cfuzz_deflater_new(const uint8_t *dictionary, size_t dictionary_length, int level,
+                                   int window_bits) {
     cfuzz_deflater *d = calloc(1, sizeof(*d));
     if (d == NULL) return NULL;
     if (deflateInit2(&d->stream, level, Z_DEFLATED, window_bits, 1, Z_DEFAULT_STRATEGY) != Z_OK) {
         free(d);
         return NULL;
     }
-    int rc = Z_OK;
-    if (dictionary == 2) {
-        rc = deflateSetDictionary(&d->stream, cfuzz_spdy2_dictionary, (uInt)cfuzz_spdy2_dictionary_length);
-    } else if (dictionary == 3) {
-        rc = deflateSetDictionary(&d->stream, cfuzz_spdy3_dictionary, (uInt)cfuzz_spdy3_dictionary_length);
-    }
-    if (rc != Z_OK) {
+    if (dictionary_length > 0 && deflateSetDictionary(&d->stream, dictionary, (uInt)dictionary_length) != Z_OK) {
         deflateEnd(&d->stream);
         free(d);
         return NULL;

@@ -48,14 +48,14 @@ public enum SeedCorpus {
                 let request = requestHeaders(version)
                 let response = responseHeaders(version)
                 // Mode 0: compressed blocks as a peer writes them (with the dictionary).
-                let first = compressed(plainBlock(request, version), dictionary: version == .v2 ? 2 : 3)
+                let first = compressed(plainBlock(request, version), dictionary: version)
                 seeds.append(("\(version.fileTag)-raw-one-block", [v, 0xff, 0xff] + first))
                 let both = compressed(
                     [plainBlock(request, version), plainBlock(response, version)],
-                    dictionary: version == .v2 ? 2 : 3
+                    dictionary: version
                 )
                 seeds.append(("\(version.fileTag)-raw-two-blocks", [v] + split(both.0.count) + both.0 + both.1))
-                let noDictionary = compressed(plainBlock(request, version), dictionary: 0)
+                let noDictionary = compressed(plainBlock(request, version), dictionary: nil)
                 seeds.append(("\(version.fileTag)-raw-no-dictionary", [v, 0xff, 0xff] + noDictionary))
                 // Mode 1 and 2: uncompressed blocks.
                 for (mode, tag) in [(UInt8(1), "plain"), (2, "plain-no-dictionary")] {
@@ -80,7 +80,7 @@ public enum SeedCorpus {
                 // A zlib bomb in a small limit: 64 KiB of zeros.
                 let bomb = compressed(
                     plainBlock([("x", String(repeating: "a", count: 60000))], version),
-                    dictionary: version == .v2 ? 2 : 3
+                    dictionary: version
                 )
                 seeds.append(("\(version.fileTag)-raw-bomb", [v | 0x80, 0xff, 0xff] + bomb))
             }
@@ -119,13 +119,13 @@ public enum SeedCorpus {
         return block
     }
 
-    static func compressed(_ block: [UInt8], dictionary: CInt) -> [UInt8] {
+    static func compressed(_ block: [UInt8], dictionary: SPDYVersion?) -> [UInt8] {
         compressed([block], dictionary: dictionary).0
     }
 
     /// The blocks compressed on one zlib stream (the first two returned).
-    static func compressed(_ blocks: [[UInt8]], dictionary: CInt) -> ([UInt8], [UInt8]) {
-        guard let deflater = cfuzz_deflater_new(dictionary, 9, 11) else { fuzzFailure("deflateInit failed") }
+    static func compressed(_ blocks: [[UInt8]], dictionary: SPDYVersion?) -> ([UInt8], [UInt8]) {
+        let deflater = makeDeflater(dictionaryOf: dictionary, level: 9)
         defer { cfuzz_deflater_free(deflater) }
         var out: [[UInt8]] = []
         for block in blocks {
@@ -341,4 +341,16 @@ extension SPDYVersion {
         case .v3_1: return "v31"
         }
     }
+}
+
+/// A header-block deflater (windowBits 11, as SPDY peers use) primed with the zlib
+/// dictionary of `version` (the library's ``SPDYVersion/headerDictionary``), or with none
+/// when `version` is nil. Free it with `cfuzz_deflater_free`.
+public func makeDeflater(dictionaryOf version: SPDYVersion?, level: CInt) -> OpaquePointer {
+    let dictionary = version?.headerDictionary ?? []
+    let deflater = dictionary.withUnsafeBufferPointer {
+        cfuzz_deflater_new($0.baseAddress, $0.count, level, 11)
+    }
+    guard let deflater else { fuzzFailure("deflateInit failed") }
+    return deflater
 }

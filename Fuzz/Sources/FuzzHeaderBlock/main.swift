@@ -104,10 +104,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             )
         }
     } else {
-        let dictionary: CInt = mode == 2 ? 0 : (version == .v2 ? 2 : 3)
-        guard let deflater = cfuzz_deflater_new(dictionary, CInt(level), 11) else {
-            fuzzFailure("deflateInit failed")
-        }
+        let deflater = makeDeflater(dictionaryOf: mode == 2 ? nil : version, level: CInt(level))
         defer { cfuzz_deflater_free(deflater) }
         for (i, block) in blocks.enumerated() where i == 0 || !block.isEmpty {
             var compressed = [UInt8](repeating: 0, count: cfuzz_bound(block.count))

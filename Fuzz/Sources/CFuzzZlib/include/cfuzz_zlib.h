@@ -4,17 +4,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fuzz_dictionaries.h"
-
 /* A deflate stream that compresses header blocks the way a SPDY peer does: one zlib
    stream for a whole connection, each block ending with Z_SYNC_FLUSH. zlib.h is only
    included by the .c file, so this module never clashes with the library's CZlib. */
 typedef struct cfuzz_deflater cfuzz_deflater;
 
-/* A new stream. dictionary: 2 or 3 for the SPDY/2 or SPDY/3 dictionary, 0 for none (the
-   stream then carries no FDICT and inflates without one). level: 0...9. windowBits:
-   9...15. NULL when zlib refuses the parameters. */
-cfuzz_deflater *cfuzz_deflater_new(int dictionary, int level, int window_bits);
+/* A new stream, primed with `dictionary` (the library's SPDYVersion.headerDictionary) when
+   dictionary_length > 0; with no dictionary the stream carries no FDICT and inflates
+   without one. level: 0...9. windowBits: 9...15. NULL when zlib refuses the parameters. */
+cfuzz_deflater *cfuzz_deflater_new(const uint8_t *dictionary, size_t dictionary_length, int level,
+                                   int window_bits);
 
 void cfuzz_deflater_free(cfuzz_deflater *deflater);
 
