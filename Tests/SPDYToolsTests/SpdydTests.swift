@@ -327,12 +327,12 @@ struct SpdydTests {
         close(fd)
         let server = try await RunningSpdyd.start(root: folder.root)
         let pid = server.tool.process.processIdentifier
-        let baseline = try #require(Self.residentKiB(pid))
+        let baseline = try #require(processStatusKiB(pid, "VmRSS"))
 
         let peak = Locked(baseline)
         let sampling = Task {
             while !Task.isCancelled {
-                if let rss = Self.residentKiB(pid) { peak.set(max(peak.get(), rss)) }
+                if let rss = processStatusKiB(pid, "VmRSS") { peak.set(max(peak.get(), rss)) }
                 try? await Task.sleep(for: .milliseconds(20))
             }
         }
@@ -368,14 +368,6 @@ struct SpdydTests {
         // Loading the file would add 200 MiB; streaming holds a few chunks per stream.
         #expect(grown < 48 * 1024)
         try await server.stop()
-    }
-
-    static func residentKiB(_ pid: Int32) -> Int? {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
-        }
-        return nil
     }
 
     @Test("spdyd_do_not_respond_to_req=yes leaves the stream unanswered; other streams go on")

@@ -194,3 +194,15 @@ func freePort() -> Int {
     }
     return Int(UInt16(bigEndian: address.sin_port))
 }
+
+/// A memory field of /proc/PID/status (`VmRSS`, `VmHWM`, …) in KiB; `nil` when the process
+/// is gone or the field is missing (Linux only). Tests measure a child process this way: the
+/// test process's own memory moves with the suites running alongside.
+func processStatusKiB(_ pid: Int32, _ field: String) -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
+        let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        return words.count > 1 ? Int(words[1]) : nil
+    }
+    return nil
+}
