@@ -127,7 +127,7 @@ struct SessionReceivePolicyTests {
         }
     }
 
-    @Test("A SYN_REPLY on a CLOSING stream is ignored; after SHUT_RD it is an error")
+    @Test("A SYN_REPLY on a CLOSING stream is ignored; after the first one's FIN it is STREAM_IN_USE")
     func synReplyOnClosingStream() throws {
         let peer = try clientWithRequest()
         try peer.session.submitRstStream(streamID: 1, status: .cancel)
@@ -143,7 +143,14 @@ struct SessionReceivePolicyTests {
         try other.deliver(.synReply(.init(streamID: 1, flags: .fin, headers: responseHeaders())))
         #expect(other.session.streamState(1) == .opened)
         try other.deliver(.synReply(.init(streamID: 1, headers: responseHeaders())))
-        #expect(summaries(try other.collect()) == ["RST_STREAM 1 PROTOCOL_ERROR"])
+        #expect(summaries(try other.collect()) == ["RST_STREAM 1 STREAM_IN_USE"])
+
+        // A UNIDIRECTIONAL SYN_STREAM expects no reply: PROTOCOL_ERROR.
+        let oneWay = try RawPeer(testing: .client, version: .v3)
+        try oneWay.session.submitSynStream(flags: .unidirectional, priority: 0, headers: requestHeaders())
+        _ = try oneWay.collect()
+        try oneWay.deliver(.synReply(.init(streamID: 1, headers: responseHeaders())))
+        #expect(summaries(try oneWay.collect()) == ["RST_STREAM 1 PROTOCOL_ERROR"])
     }
 
     @Test("HEADERS: before SYN_REPLY on our stream, on an unknown stream or after FIN → RST PROTOCOL_ERROR")

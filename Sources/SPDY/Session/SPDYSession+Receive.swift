@@ -215,9 +215,9 @@ extension SPDYSession {
 
     private func synReplyReceived(_ f: SPDYFrame.SynReply, frame: SPDYFrame, header: SPDYControlFrameHeader) {
         var status = SPDYStreamStatus.protocolError
-        if let stream = stream(f.streamID), !stream.shutRead, isLocallyInitiated(f.streamID) {
+        if let stream = stream(f.streamID), isLocallyInitiated(f.streamID) {
             switch stream.state {
-            case .opening:
+            case .opening where !stream.shutRead:
                 stream.state = .opened
                 notify { try callbacks.onControlFrameReceived?(self, frame, header) }
                 if f.flags.contains(.fin) {
@@ -228,8 +228,12 @@ extension SPDYSession {
             case .closing:
                 // A RST_STREAM is on its way; the reply crossed it.
                 return
-            default:
+            case .opened:
+                // A second SYN_REPLY, even after the first one's FIN (draft 3 §2.6.2).
                 if version != .v2 { status = .streamInUse }
+            default:
+                // A reply to a UNIDIRECTIONAL stream, which expects none.
+                break
             }
         }
         rejectStreamFrame(f.streamID, frame, status: status)
