@@ -328,14 +328,8 @@ struct SpdydTests {
         let server = try await RunningSpdyd.start(root: folder.root)
         let pid = server.tool.process.processIdentifier
         let baseline = try #require(processStatusKiB(pid, "VmRSS"))
-
-        let peak = Locked(baseline)
-        let sampling = Task {
-            while !Task.isCancelled {
-                if let rss = processStatusKiB(pid, "VmRSS") { peak.set(max(peak.get(), rss)) }
-                try? await Task.sleep(for: .milliseconds(20))
-            }
-        }
+        _ = resetPeakResident(pid)
+        let watch = MemoryWatch(pid: pid)
         let response = try await server.connection.request(
             SPDYClientRequest(path: "/big.bin", authority: "127.0.0.1:\(server.port)"))
         #expect(response.statusCode == 200)
@@ -358,13 +352,11 @@ struct SpdydTests {
             received += count
         }
         close(file)
-        sampling.cancel()
-        _ = await sampling.value
+        let peak = max(await watch.stop(), baseline)
         #expect(received == size)
         #expect(mismatches == 0)
-        let grown = peak.get() - baseline
-        print(
-            "spdyd RSS: baseline \(baseline) KiB, peak \(peak.get()) KiB (+\(grown) KiB) for a \(size >> 20) MiB file")
+        let grown = peak - baseline
+        print("spdyd RSS: baseline \(baseline) KiB, peak \(peak) KiB (+\(grown) KiB) for a \(size >> 20) MiB file")
         // Loading the file would add 200 MiB; streaming holds a few chunks per stream.
         #expect(grown < 48 * 1024)
         try await server.stop()

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// What a tool printed and how it exited.
 struct ToolResult {
@@ -205,4 +206,41 @@ func processStatusKiB(_ pid: Int32, _ field: String) -> Int? {
         return words.count > 1 ? Int(words[1]) : nil
     }
     return nil
+}
+
+/// Samples a process's VmRSS every 10 ms until ``stop()``, which returns the peak: the
+/// highest sample or VmHWM, whichever is higher.
+final class MemoryWatch: Sendable {
+    let pid: Int32
+    private let highest: NIOLockedValueBox<Int>
+    private let sampler: Task<Void, Never>
+
+    init(pid: Int32) {
+        let highest = NIOLockedValueBox(0)
+        self.pid = pid
+        self.highest = highest
+        sampler = Task {
+            while !Task.isCancelled {
+                if let rss = processStatusKiB(pid, "VmRSS") { highest.withLockedValue { $0 = max($0, rss) } }
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+        }
+    }
+
+    func stop() async -> Int {
+        sampler.cancel()
+        await sampler.value
+        let hwm = processStatusKiB(pid, "VmHWM") ?? 0
+        return highest.withLockedValue { max($0, hwm) }
+    }
+}
+
+/// Resets VmHWM of `pid` to its current RSS (Linux 4.0 and later); returns whether it could.
+/// Without it VmHWM also holds what the process reached before the baseline was taken,
+/// which only makes the check stricter.
+func resetPeakResident(_ pid: Int32) -> Bool {
+    let fd = open("/proc/\(pid)/clear_refs", O_WRONLY)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    return write(fd, "5", 1) == 1
 }
