@@ -61,17 +61,17 @@ final class InteropHandler: SPDYRequestHandler {
         } else if path == "/ping" {
             guard let connection else { return sendError(500) }
             let writer = startStreaming()
-            let stats = FrameStats.of(connection)
-            let id = connection.session.submitPing()
-            stats.pingWaiters[id] = { [self] in
-                sendResponse(200)
-                sendHeader("content-type", "text/plain")
-                sendHeader("x-ping-id", String(id))
-                endHeaders()
+            let (id, reply) = connection.sendPing()
+            let handler = NIOLoopBound(self, eventLoop: writer.eventLoop)
+            reply.whenSuccess {
+                let handler = handler.value
+                handler.sendResponse(200)
+                handler.sendHeader("content-type", "text/plain")
+                handler.sendHeader("x-ping-id", String(id))
+                handler.endHeaders()
                 writer.write("pong \(id)\n")
                 writer.finish()
             }
-            connection.flush()
         } else if path == "/conn-headers" {
             sendResponse(200)
             sendHeader("content-type", "text/plain")
@@ -147,10 +147,8 @@ final class InteropServer: @unchecked Sendable {
         let isNew = lock.withLock { hooked.insert(id).inserted }
         guard isNew else { return }
         let stats = FrameStats.of(connection)
-        let previous = connection.onClose
-        connection.onClose = { [self] connection, error in
-            previous?(connection, error)
-            connectionClosed(stats, error: error)
+        connection.addObserver { [self] event in
+            if case .closed(let error) = event { connectionClosed(stats, error: error) }
         }
     }
 

@@ -117,14 +117,13 @@ final class FrameStats: @unchecked Sendable {
     var synStreamsReceived = 0
     var openStreams = 0
     var maxOpenStreams = 0
-    var pingWaiters: [UInt32: () -> Void] = [:]
 
     /// The stats of `connection`, hooked on first use.
     static func of(_ connection: SPDYConnection) -> FrameStats {
         if let stats = connection.session.userData as? FrameStats { return stats }
         let stats = FrameStats()
         stats.openStreams = connection.session.openStreamCount  // streams opened before the hook
-        stats.install(on: connection.session)
+        stats.install(on: connection)
         connection.session.userData = stats
         return stats
     }
@@ -133,57 +132,59 @@ final class FrameStats: @unchecked Sendable {
         (pingID & 1 == 1) == (session.role == .client)
     }
 
-    func install(on session: SPDYSession) {
-        let received = session.callbacks.onControlFrameReceived
-        session.callbacks.onControlFrameReceived = { [unowned self] session, frame, header in
-            switch frame {
-            case .windowUpdate(let update):
-                if update.streamID == .zero {
-                    windowUpdatesReceived.session += 1
-                } else {
-                    windowUpdatesReceived.streams += 1
-                }
-            case .ping(let ping):
-                if isOurs(ping.id, session) {
-                    pingReplies += 1
-                    pingWaiters.removeValue(forKey: ping.id)?()
-                } else {
-                    peerPings += 1
-                }
-            case .goAway: goAwayReceived = true
-            case .settings(let settings): settingsReceived += settings.entries
-            case .rstStream: rstReceived += 1
-            case .synStream:
-                synStreamsReceived += 1
-                streamOpened()
-            default: break
+    func install(on connection: SPDYConnection) {
+        let session = connection.session
+        connection.addObserver { [unowned self] event in
+            guard case .frame(let event) = event else { return }
+            switch event {
+            case .controlReceived(let frame, _):
+                received(frame, session)
+            case .controlSent(let frame, _):
+                sent(frame)
+            case .streamClosed:
+                openStreams -= 1
+            default:
+                break
             }
-            try received?(session, frame, header)
         }
-        let sent = session.callbacks.onControlFrameSent
-        session.callbacks.onControlFrameSent = { [unowned self] session, frame in
-            switch frame {
-            case .windowUpdate(let update):
-                if update.streamID == .zero {
-                    windowUpdatesSent.session += 1
-                } else {
-                    windowUpdatesSent.streams += 1
-                }
-            case .goAway: goAwaySent = true
-            case .rstStream: rstSent += 1
-            default: break
+    }
+
+    private func received(_ frame: SPDYFrame, _ session: SPDYSession) {
+        switch frame {
+        case .windowUpdate(let update):
+            if update.streamID == .zero {
+                windowUpdatesReceived.session += 1
+            } else {
+                windowUpdatesReceived.streams += 1
             }
-            try sent?(session, frame)
+        case .ping(let ping):
+            if isOurs(ping.id, session) {
+                pingReplies += 1
+            } else {
+                peerPings += 1
+            }
+        case .goAway: goAwayReceived = true
+        case .settings(let settings): settingsReceived += settings.entries
+        case .rstStream: rstReceived += 1
+        case .synStream:
+            synStreamsReceived += 1
+            streamOpened()
+        default: break
         }
-        let closed = session.callbacks.onStreamClosed
-        session.callbacks.onStreamClosed = { [unowned self] session, id, status in
-            openStreams -= 1
-            try closed?(session, id, status)
-        }
-        let beforeSend = session.callbacks.beforeControlFrameSend
-        session.callbacks.beforeControlFrameSend = { [unowned self] session, frame in
-            if case .synStream = frame { streamOpened() }
-            try beforeSend?(session, frame)
+    }
+
+    private func sent(_ frame: SPDYFrame) {
+        switch frame {
+        case .windowUpdate(let update):
+            if update.streamID == .zero {
+                windowUpdatesSent.session += 1
+            } else {
+                windowUpdatesSent.streams += 1
+            }
+        case .goAway: goAwaySent = true
+        case .rstStream: rstSent += 1
+        case .synStream: streamOpened()
+        default: break
         }
     }
 

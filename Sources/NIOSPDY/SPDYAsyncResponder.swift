@@ -124,8 +124,6 @@ final class AsyncResponderHandler: SPDYRequestHandler {
 extension SPDYRequestHandler {
     /// Resets the request's stream with INTERNAL_ERROR (a response that cannot be completed).
     public func resetStream(status: SPDYStreamStatus = .internalError) {
-        guard let connection else { return }
-        try? connection.session.submitRstStream(streamID: streamID, status: status)
-        connection.flush()
+        streamChannel?.resetStream(status)
     }
 }

@@ -140,6 +140,8 @@ public final class SPDYClient: Sendable {
         public var connectTimeout: TimeAmount
         /// Session options and limits.
         public var session: SPDYSession.Configuration
+        /// Watermarks and caps of the stream channels: what a stream may buffer each way.
+        public var streams: SPDYConnection.StreamConfiguration
         /// A frame the server has started must be complete within this time, else the
         /// connection gets GOAWAY PROTOCOL_ERROR and is closed. `nil` waits forever. Default
         /// 30 seconds. See ``SPDYConnection/frameCompletionTimeout``.
@@ -185,6 +187,7 @@ public final class SPDYClient: Sendable {
             trustRoots: [NIOSSLCertificate]? = nil,
             connectTimeout: TimeAmount = .seconds(10),
             session: SPDYSession.Configuration = .init(),
+            streams: SPDYConnection.StreamConfiguration = .init(),
             maxConcurrentStreams: UInt32 = 100,
             initialWindowSize: UInt32? = nil,
             frameObserver: (@Sendable (_ connection: Int, _ event: SPDYFrameEvent) -> Void)? = nil,
@@ -211,6 +214,7 @@ public final class SPDYClient: Sendable {
             self.trustRoots = trustRoots
             self.connectTimeout = connectTimeout
             self.session = session
+            self.streams = streams
             self.maxConcurrentStreams = maxConcurrentStreams
         }
     }
@@ -341,7 +345,8 @@ public final class SPDYClient: Sendable {
     }
 }
 
-/// One client connection: submit requests with callbacks or `async`.
+/// One client connection: submit requests with callbacks or `async`, or open stream
+/// channels with ``openStream(initializer:)``.
 public final class SPDYClientConnection: @unchecked Sendable {
     /// The negotiated version.
     public let version: SPDYVersion
@@ -349,23 +354,13 @@ public final class SPDYClientConnection: @unchecked Sendable {
     public let eventLoop: any EventLoop
     /// The channel.
     public let channel: any Channel
-    private let connection: SPDYConnection
-
-    /// A stream in flight and what is needed to send its request again.
-    private struct ClientStream {
-        var handler: SPDYStreamHandler
-        var headers: SPDYHeaders
-        var body: ByteBuffer?
-        var priority: UInt8
-        var responded = false
-        var attempts = 1
-    }
+    /// The handler that owns the session (for observers and stream channels).
+    public let connection: SPDYConnection
 
     /// How often a request refused with REFUSED_STREAM (and not processed) is sent again.
     static let maxAttempts = 4
 
-    private var streams: [SPDYStreamID: ClientStream] = [:]
-    private var closedError: (any Error)?
+    private var streamCount = 0
     private var isClosed = false
 
     /// Called (on the event loop) for each stream the server pushes; return a handler to
@@ -386,89 +381,48 @@ public final class SPDYClientConnection: @unchecked Sendable {
         number: Int,
         alpnProtocol: String? = nil
     ) throws -> SPDYClientConnection {
-        let session = try SPDYSession(role: .client, version: version, configuration: configuration.session)
-        let connection = SPDYConnection(session: session)
+        var sessionConfiguration = configuration.session
+        sessionConfiguration.manualDataConsumption = true
+        let session = try SPDYSession(role: .client, version: version, configuration: sessionConfiguration)
+        let clientBox = NIOLoopBoundBox<SPDYClientConnection?>(nil, eventLoop: channel.eventLoop)
+        let connection = SPDYConnection(
+            session: session,
+            streamConfiguration: configuration.streams,
+            pushStreamInitializer: { stream in
+                stream.eventLoop.makeCompletedFuture {
+                    guard let client = clientBox.value else { throw SPDYStreamError.connectionClosed }
+                    try stream.pipeline.syncOperations.addHandler(PushAcceptor(client: client))
+                }
+            }
+        )
         connection.frameCompletionTimeout = configuration.frameCompletionTimeout
         connection.writeTimeout = configuration.writeTimeout
         let client = SPDYClientConnection(version: version, channel: channel, connection: connection)
+        clientBox.value = client
         let maxStreams = configuration.maxConcurrentStreams
         let window = version == .v2 ? nil : configuration.initialWindowSize
         let established = configuration.establishedObserver
-        connection.onActive = { connection in
-            established?(number, version, alpnProtocol)
-            var entries: [SPDYFrame.SettingsEntry] = [.init(id: .maxConcurrentStreams, value: maxStreams)]
-            if let window { entries.append(.init(id: .initialWindowSize, value: window)) }
-            try? connection.session.submitSettings(entries: entries)
-            if let window, version == .v3_1, Int(window) > SPDYProtocol.defaultInitialWindowSize {
-                try? connection.session.submitWindowUpdate(
-                    streamID: .zero, delta: Int(window) - SPDYProtocol.defaultInitialWindowSize)
+        let frameObserver = configuration.frameObserver
+        connection.addObserver { [weak client] event in
+            switch event {
+            case .active:
+                established?(number, version, alpnProtocol)
+                var entries: [SPDYFrame.SettingsEntry] = [.init(id: .maxConcurrentStreams, value: maxStreams)]
+                if let window { entries.append(.init(id: .initialWindowSize, value: window)) }
+                try? session.submitSettings(entries: entries)
+                if let window, version == .v3_1, Int(window) > SPDYProtocol.defaultInitialWindowSize {
+                    try? session.submitWindowUpdate(
+                        streamID: .zero, delta: Int(window) - SPDYProtocol.defaultInitialWindowSize)
+                }
+            case .frame(let frame):
+                frameObserver?(number, frame)
+            case .closed:
+                client?.isClosed = true
+                clientBox.value = nil
             }
-        }
-        connection.onClose = { [client] _, error in client.connectionClosed(error) }
-        // Weak: after the close the session may still run a callback (a late flush), when the
-        // connection object may be gone.
-        session.callbacks.onControlFrameReceived = { [weak client] _, frame, _ in client?.controlFrame(frame) }
-        session.callbacks.onDataChunkReceived = { [weak client] _, _, id, data in
-            guard let client else { return }
-            client.streams[id]?.responded = true
-            client.streams[id]?.handler.onData(data)
-        }
-        session.callbacks.onStreamClosed = { [weak client] _, id, status in client?.streamClosed(id, status) }
-        if let observer = configuration.frameObserver {
-            session.callbacks.addObserver { _, event in observer(number, event) }
         }
         try channel.pipeline.syncOperations.addHandler(connection)
         return client
-    }
-
-    private func controlFrame(_ frame: SPDYFrame) {
-        switch frame {
-        case .synReply(let reply):
-            streams[reply.streamID]?.responded = true
-            streams[reply.streamID]?.handler.onHeader(reply.headers)
-        case .headers(let more):
-            streams[more.streamID]?.responded = true
-            streams[more.streamID]?.handler.onHeader(more.headers)
-        case .synStream(let push):
-            if let handler = onPush?(push.streamID, push.associatedStreamID, push.headers) {
-                handler.streamID = push.streamID
-                streams[push.streamID] = ClientStream(
-                    handler: handler,
-                    headers: push.headers,
-                    priority: push.priority,
-                    responded: true
-                )
-                handler.onHeader(push.headers)
-            } else {
-                try? connection.session.submitRstStream(streamID: push.streamID, status: .cancel)
-                connection.flush()
-            }
-        default:
-            break
-        }
-    }
-
-    private func streamClosed(_ id: SPDYStreamID, _ status: SPDYStreamStatus) {
-        guard let stream = streams.removeValue(forKey: id) else { return }
-        // REFUSED_STREAM means the server did no work on it (typically more streams than its
-        // MAX_CONCURRENT_STREAMS, sent before its SETTINGS arrived): send it again.
-        if status == .refusedStream, !stream.responded, stream.attempts < Self.maxAttempts, !isClosed,
-            !connection.session.hasReceivedGoAway
-        {
-            submit(stream.headers, stream.body, stream.priority, stream.handler, attempts: stream.attempts + 1)
-            return
-        }
-        stream.handler.onClose(status)
-    }
-
-    private func connectionClosed(_ error: (any Error)?) {
-        isClosed = true
-        closedError = error
-        let open = streams
-        streams = [:]
-        for stream in open.values {
-            stream.handler.onConnectionClosed(error: error)
-        }
     }
 
     /// Submits a request; `handler` sees its headers, body and close (on the event loop).
@@ -492,37 +446,29 @@ public final class SPDYClientConnection: @unchecked Sendable {
             return
         }
         guard !isClosed else {
-            handler.onConnectionClosed(error: closedError)
+            handler.onConnectionClosed(error: SPDYClientError.connectionClosed)
             return
         }
-        submit(headers, body, priority, handler, attempts: 1)
+        submit(RequestStreamHandler.Request(headers: headers, body: body, priority: priority), handler, attempts: 1)
     }
 
-    private func submit(
-        _ headers: SPDYHeaders,
-        _ body: ByteBuffer?,
-        _ priority: UInt8,
-        _ handler: SPDYStreamHandler,
-        attempts: Int
-    ) {
-        do {
-            let id = try connection.session.submitRequest(
-                priority: min(priority, version.lowestPriority),
-                headers: headers,
-                dataProvider: body.map { .buffer($0) }
-            )
-            handler.streamID = id
-            streams[id] = ClientStream(
-                handler: handler,
-                headers: headers,
-                body: body,
-                priority: priority,
-                attempts: attempts
-            )
-            connection.flush()
-        } catch {
-            handler.onConnectionClosed(error: error)
+    fileprivate func submit(_ request: RequestStreamHandler.Request, _ handler: SPDYStreamHandler, attempts: Int) {
+        let streamHandler = RequestStreamHandler(client: self, request: request, handler: handler, attempts: attempts)
+        let bound = NIOLoopBound(streamHandler, eventLoop: eventLoop)
+        streamCount += 1
+        connection.createStreamChannel(promise: nil) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(bound.value)
+            }
         }
+    }
+
+    fileprivate func streamEnded() {
+        streamCount -= 1
+    }
+
+    fileprivate var mayRetry: Bool {
+        !isClosed && !connection.session.hasReceivedGoAway
     }
 
     /// Sends a request and returns the response head; the body streams in
@@ -542,21 +488,9 @@ public final class SPDYClientConnection: @unchecked Sendable {
         }
     }
 
-    /// Pings the server; completes when the reply arrives.
+    /// Pings the server; completes when the reply arrives, fails if the connection closes first.
     public func ping() -> EventLoopFuture<Void> {
-        eventLoop.flatSubmit {
-            let promise = self.eventLoop.makePromise(of: Void.self)
-            let id = self.connection.session.submitPing()
-            let previous = self.connection.session.callbacks.onControlFrameReceived
-            self.connection.session.callbacks.onControlFrameReceived = { session, frame, header in
-                if case .ping(let ping) = frame, ping.id == id {
-                    promise.succeed(())
-                }
-                try previous?(session, frame, header)
-            }
-            self.connection.flush()
-            return promise.futureResult
-        }
+        eventLoop.flatSubmit { self.connection.ping() }
     }
 
     /// Sends GOAWAY; streams in flight finish, then the connection closes.
@@ -567,7 +501,144 @@ public final class SPDYClientConnection: @unchecked Sendable {
     /// The number of streams waiting for their response.
     public var openStreams: Int {
         eventLoop.preconditionInEventLoop()
-        return streams.count
+        return streamCount
+    }
+
+    /// A stream the server pushed: ask ``onPush`` for a handler, refuse it without one.
+    fileprivate func acceptPush(_ streamID: SPDYStreamID, _ associated: SPDYStreamID, _ headers: SPDYHeaders)
+        -> SPDYStreamHandler?
+    {
+        guard let handler = onPush?(streamID, associated, headers) else { return nil }
+        handler.streamID = streamID
+        return handler
+    }
+}
+
+/// Runs one request on its stream channel and reports to a ``SPDYStreamHandler``.
+private final class RequestStreamHandler: ChannelInboundHandler {
+    typealias InboundIn = SPDYStreamPayload
+    typealias OutboundOut = SPDYStreamPayload
+
+    struct Request {
+        var headers: SPDYHeaders
+        var body: ByteBuffer?
+        var priority: UInt8
+    }
+
+    private let client: SPDYClientConnection
+    private let request: Request
+    private let handler: SPDYStreamHandler
+    private let attempts: Int
+    private var responded = false
+    private var error: (any Error)?
+
+    init(client: SPDYClientConnection, request: Request, handler: SPDYStreamHandler, attempts: Int) {
+        self.client = client
+        self.request = request
+        self.handler = handler
+        self.attempts = attempts
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let hasBody = (request.body?.readableBytes ?? 0) > 0
+        let priority = min(request.priority, client.version.lowestPriority)
+        context.write(
+            wrapOutboundOut(
+                .headers(
+                    .init(
+                        kind: .synStream(priority: priority, associatedStreamID: .zero, unidirectional: false),
+                        headers: request.headers, fin: !hasBody))),
+            promise: nil)
+        if hasBody, let body = request.body {
+            context.write(wrapOutboundOut(.data(body, fin: true)), promise: nil)
+        }
+        context.flush()
+        handler.streamID = (context.channel as? SPDYStreamChannel)?.streamID
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .headers(let payload):
+            responded = true
+            handler.onHeader(payload.headers)
+        case .data(let bytes, _):
+            responded = true
+            if bytes.readableBytes > 0 { handler.onData(bytes) }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if self.error == nil { self.error = error }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        client.streamEnded()
+        switch error {
+        case nil:
+            handler.onClose(.ok)
+        case SPDYStreamError.resetByPeer(let status)?, SPDYStreamError.resetLocally(let status)?:
+            // REFUSED_STREAM means the server did no work on it (typically more streams than
+            // its MAX_CONCURRENT_STREAMS, sent before its SETTINGS arrived): send it again.
+            if status == .refusedStream, !responded, attempts < SPDYClientConnection.maxAttempts, client.mayRetry {
+                client.submit(request, handler, attempts: attempts + 1)
+            } else {
+                handler.onClose(status)
+            }
+        case SPDYStreamError.refusedByGoAway?:
+            handler.onClose(.refusedStream)
+        case SPDYStreamError.cannotOpen?:
+            handler.onConnectionClosed(error: error)
+        default:
+            handler.onConnectionClosed(error: client.connection.closeError)
+        }
+        context.fireChannelInactive()
+    }
+}
+
+/// The pipeline of a pushed stream: hands it to ``SPDYClientConnection/onPush``'s handler,
+/// or refuses it.
+private final class PushAcceptor: ChannelInboundHandler {
+    typealias InboundIn = SPDYStreamPayload
+
+    private let client: SPDYClientConnection
+    private var handler: SPDYStreamHandler?
+    private var error: (any Error)?
+
+    init(client: SPDYClientConnection) {
+        self.client = client
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .headers(let payload):
+            if case .synStream(_, let associated, _) = payload.kind,
+                let id = (context.channel as? SPDYStreamChannel)?.streamID
+            {
+                guard let accepted = client.acceptPush(id, associated, payload.headers) else {
+                    context.close(promise: nil)
+                    return
+                }
+                handler = accepted
+            }
+            handler?.onHeader(payload.headers)
+        case .data(let bytes, _):
+            if bytes.readableBytes > 0 { handler?.onData(bytes) }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if self.error == nil { self.error = error }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        switch error {
+        case nil: handler?.onClose(.ok)
+        case SPDYStreamError.resetByPeer(let status)?, SPDYStreamError.resetLocally(let status)?:
+            handler?.onClose(status)
+        default: handler?.onConnectionClosed(error: nil)
+        }
+        context.fireChannelInactive()
     }
 }
 

@@ -1,28 +1,96 @@
+import DequeModule
 import NIOCore
 import SPDY
 
-/// Drives a ``SPDY/SPDYSession`` over a NIO channel: the channel handler at the
-/// end of a SPDY pipeline.
+/// The one owner of a connection's ``SPDY/SPDYSession``: the channel handler at the end of a
+/// SPDY pipeline, and the multiplexer of its streams.
 ///
-/// Bytes read from the channel go to the session; what the session produces is
-/// written and flushed. While the channel is not writable the session is told
-/// that writing would block, so it stops producing DATA and nothing piles up in
-/// memory when the peer reads slowly; it resumes when the channel is writable
-/// again. When the session wants neither to read nor to write (after GOAWAY and
-/// the last stream, or after a session failure) the connection is closed once
-/// everything written has gone out.
+/// It installs the session's callbacks once, and nothing else assigns them. Bytes read from
+/// the channel go to the session; what the session produces is written and flushed. Each
+/// stream is a ``SPDYStreamChannel`` with its own pipeline: a SYN_STREAM from the peer runs
+/// the inbound stream initializer (on a client, pushed streams run the push initializer;
+/// without one they are refused with RST_STREAM CANCEL), and ``createStreamChannel(initializer:)``
+/// opens a stream of ours. Other code watches the connection through observers
+/// (``addObserver(_:)``), which are added and removed with tokens.
+///
+/// Backpressure goes both ways:
+/// - Receiving: with ``SPDY/SPDYSession/Configuration-swift.struct/manualDataConsumption``
+///   (which ``SPDYServer`` and ``SPDYClient`` always set), window is granted only when a stream
+///   channel has passed DATA to its pipeline. Bytes waiting in stream channels are capped per
+///   stream and per connection (``StreamConfiguration``); over a cap the connection stops
+///   reading from the socket until they are read. SPDY/2, which has no windows, relies on
+///   these caps alone.
+/// - Sending: while the channel is not writable the session is told that writing would
+///   block, so it stops producing DATA; the stream channels' writability follows.
+///
+/// When the session wants neither to read nor to write (after GOAWAY and the last stream, or
+/// after a session failure) the connection closes once everything written has gone out. A
+/// `ChannelShouldQuiesceEvent` starts a graceful shutdown.
 ///
 /// All methods must be called on the channel's event loop.
-public final class SPDYConnection: ChannelInboundHandler, RemovableChannelHandler {
+public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 
-    /// The session this connection drives.
+    /// Limits and watermarks of the stream channels.
+    public struct StreamConfiguration: Sendable, Hashable {
+        /// A stream channel becomes unwritable when this many bytes it was given wait to be
+        /// sent. Default 256 KiB.
+        public var outboundHighWatermark: Int
+        /// An unwritable stream channel becomes writable again when the bytes waiting fall
+        /// to this. Default 128 KiB.
+        public var outboundLowWatermark: Int
+        /// Writes that would make more than this many bytes wait in one stream channel fail
+        /// with ``SPDYStreamError/outboundBufferFull(limit:)``. Default 4 MiB.
+        public var maxBufferedOutboundBytes: Int
+        /// Received DATA bytes one stream channel holds before its pipeline reads them;
+        /// above this the connection stops reading. Windows keep SPDY/3 streams below it
+        /// unless the application grants more; on SPDY/2 it is the only bound. Default 1 MiB.
+        public var maxBufferedInboundBytesPerStream: Int
+        /// Received DATA bytes all stream channels of the connection hold together before
+        /// their pipelines read them; above this the connection stops reading. Default 4 MiB.
+        public var maxBufferedInboundBytes: Int
+
+        /// Creates a configuration.
+        public init(
+            outboundHighWatermark: Int = 256 * 1024,
+            outboundLowWatermark: Int = 128 * 1024,
+            maxBufferedOutboundBytes: Int = 4 << 20,
+            maxBufferedInboundBytesPerStream: Int = 1 << 20,
+            maxBufferedInboundBytes: Int = 4 << 20
+        ) {
+            self.outboundHighWatermark = outboundHighWatermark
+            self.outboundLowWatermark = min(outboundLowWatermark, outboundHighWatermark)
+            self.maxBufferedOutboundBytes = max(maxBufferedOutboundBytes, outboundHighWatermark)
+            self.maxBufferedInboundBytesPerStream = maxBufferedInboundBytesPerStream
+            self.maxBufferedInboundBytes = maxBufferedInboundBytes
+        }
+    }
+
+    /// Something that happened to the connection, as observers see it.
+    public enum Event {
+        /// The connection became active; the session is about to send its first frames.
+        case active
+        /// A frame was sent or received (the frame log of spdycat's and spdyd's `-v`).
+        case frame(SPDYFrameEvent)
+        /// The connection closed, with the error that closed it, if any.
+        case closed((any Error)?)
+    }
+
+    /// Identifies an observer for ``removeObserver(_:)``.
+    public struct ObserverToken: Hashable, Sendable {
+        fileprivate let id: Int
+    }
+
+    /// Initializes a stream channel: adds its handlers.
+    public typealias StreamInitializer = @Sendable (any Channel) -> EventLoopFuture<Void>
+
+    /// The session this connection drives. Submit frames on it only through the stream
+    /// channels, or for connection-level frames (SETTINGS, PING, GOAWAY) followed by ``flush()``.
     public let session: SPDYSession
-    /// Called once the channel is active (and the handler added), before anything is read.
-    public var onActive: ((SPDYConnection) -> Void)?
-    /// Called once when the connection has closed, with the error that closed it, if any.
-    public var onClose: ((SPDYConnection, (any Error)?) -> Void)?
+    /// The stream channels' limits.
+    public let streamConfiguration: StreamConfiguration
     /// A frame the peer has started sending must be complete within this time; otherwise
     /// the connection gets GOAWAY PROTOCOL_ERROR and is closed at once. This stops a peer
     /// that keeps a connection (and the idle timer) alive by dribbling a control frame, a
@@ -32,28 +100,74 @@ public final class SPDYConnection: ChannelInboundHandler, RemovableChannelHandle
     public var frameCompletionTimeout: TimeAmount?
     /// How long the channel may stay unwritable (the peer not reading what we send), and
     /// how long a close may wait for written bytes to go out, before the connection is
-    /// closed at once. This stops a peer that asks for data and never reads it from keeping
-    /// its connection open forever. `nil` (the default for a bare connection) waits forever;
-    /// ``SPDYServer`` and ``SPDYClient`` set it from their configurations (60 seconds by
-    /// default).
+    /// closed at once. `nil` (the default for a bare connection) waits forever; ``SPDYServer``
+    /// and ``SPDYClient`` set it from their configurations (60 seconds by default).
     public var writeTimeout: TimeAmount?
 
+    private let inboundStreamInitializer: StreamInitializer?
+    private let pushStreamInitializer: StreamInitializer?
+    private let consumesManually: Bool
+
     private var context: ChannelHandlerContext?
+    /// The event loop, kept after the handler leaves the pipeline for failed futures.
+    private var loop: (any EventLoop)?
     private var flushing = false
     private var flushAgain = false
     private var pendingFlush = false
+    private var inReadBatch = false
     private var closing = false
     private var closed = false
-    private var closeError: (any Error)?
+    /// The error that closed (or is closing) the connection, if any.
+    public private(set) var closeError: (any Error)?
     private var activated = false
     private var frameTimer: (frame: Int, task: Scheduled<Void>)?
     private var writeTimer: Scheduled<Void>?
 
-    /// Creates a connection handler for `session`. The session's `send` callback is
-    /// replaced by one that writes to the channel.
-    public init(session: SPDYSession) {
+    private var observers: [(id: Int, observe: (Event) -> Void)] = []
+    private var nextObserverID = 0
+    private var pings: [UInt32: EventLoopPromise<Void>] = [:]
+
+    /// Stream channels with a stream ID.
+    private var streams: [SPDYStreamID: SPDYStreamChannel] = [:]
+    /// Client stream channels whose SYN_STREAM has not been written yet.
+    private var idleStreams: [ObjectIdentifier: SPDYStreamChannel] = [:]
+    /// Work that has to wait until the session call in progress returns.
+    private var inSession = false
+    private var openedStreams: [SPDYStreamChannel] = []
+    private var closedStreams: [(SPDYStreamChannel, (any Error)?)] = []
+    private var flushedStreams: [SPDYStreamChannel] = []
+    private var completedWrites: [EventLoopPromise<Void>] = []
+    private var deferredWork: [() -> Void] = []
+    /// Stream channels that received payloads during the current read.
+    private var streamsToRead: [SPDYStreamChannel] = []
+    /// Received DATA bytes waiting in stream channels.
+    private var bufferedInboundBytes = 0
+    /// Stream channels holding more than the per-stream cap.
+    private var streamsOverCap = Set<ObjectIdentifier>()
+    private var readPending = false
+
+    /// Creates the connection handler for `session` and installs the session's callbacks.
+    ///
+    /// - Parameters:
+    ///   - session: The session; its callbacks are replaced.
+    ///   - streamConfiguration: Watermarks and caps of the stream channels.
+    ///   - inboundStreamInitializer: Sets up the channel of each stream the peer opens (on a
+    ///     server, each request). Without one, such streams are refused with RST_STREAM
+    ///     REFUSED_STREAM.
+    ///   - pushStreamInitializer: On a client, sets up the channel of each stream the server
+    ///     pushes. Without one, pushed streams are refused with RST_STREAM CANCEL.
+    public init(
+        session: SPDYSession,
+        streamConfiguration: StreamConfiguration = .init(),
+        inboundStreamInitializer: StreamInitializer? = nil,
+        pushStreamInitializer: StreamInitializer? = nil
+    ) {
         self.session = session
-        session.callbacks.send = { [unowned self] _, data in self.write(data) }
+        self.streamConfiguration = streamConfiguration
+        self.inboundStreamInitializer = inboundStreamInitializer
+        self.pushStreamInitializer = pushStreamInitializer
+        self.consumesManually = session.configuration.manualDataConsumption
+        installCallbacks()
     }
 
     /// The channel, once the handler is in a pipeline.
@@ -68,8 +182,394 @@ public final class SPDYConnection: ChannelInboundHandler, RemovableChannelHandle
     /// Whether the connection has closed.
     public var isClosed: Bool { closed }
 
+    /// The number of open stream channels (streams with an ID and not yet closed).
+    public var streamChannelCount: Int { streams.count }
+
+    // MARK: Observers
+
+    /// Adds an observer of the connection's events; it is called on the event loop until
+    /// ``removeObserver(_:)``. An observer added after the connection became active does not
+    /// see ``Event/active``.
+    @discardableResult
+    public func addObserver(_ observer: @escaping (Event) -> Void) -> ObserverToken {
+        nextObserverID += 1
+        observers.append((nextObserverID, observer))
+        return ObserverToken(id: nextObserverID)
+    }
+
+    /// Removes an observer.
+    public func removeObserver(_ token: ObserverToken) {
+        observers.removeAll { $0.id == token.id }
+    }
+
+    private func notifyObservers(_ event: Event) {
+        for observer in observers { observer.observe(event) }
+    }
+
+    private func notifyFrame(_ event: @autoclosure () -> SPDYFrameEvent) {
+        guard !observers.isEmpty else { return }
+        notifyObservers(.frame(event()))
+    }
+
+    // MARK: Session callbacks
+
+    private func installCallbacks() {
+        var callbacks = SPDYSessionCallbacks()
+        callbacks.send = { [weak self] _, data in self?.write(data) ?? data.readableBytes }
+        callbacks.onControlFrameReceived = { [weak self] session, frame, header in
+            guard let self else { return }
+            notifyFrame(.controlReceived(frame, header))
+            controlFrameReceived(frame)
+        }
+        callbacks.onDataChunkReceived = { [weak self] _, _, id, chunk in
+            guard let self, let stream = streams[id] else { return }
+            stream.receive(.data(chunk, fin: false))
+            inboundBytesAdded(stream, chunk.readableBytes)
+        }
+        callbacks.onDataReceived = { [weak self] _, flags, id, length in
+            guard let self else { return }
+            notifyFrame(.dataReceived(id, flags, length: length))
+            if flags.contains(.fin), let stream = streams[id] {
+                stream.receiveFin()
+                scheduleRead(stream)
+            }
+        }
+        callbacks.onStreamClosed = { [weak self] session, id, status in
+            guard let self else { return }
+            notifyFrame(.streamClosed(id, status))
+            guard let stream = streams[id] else { return }
+            closedStreams.append((stream, streamError(id, status, stream)))
+        }
+        callbacks.onControlFrameSent = { [weak self] session, frame in
+            guard let self, !observers.isEmpty else { return }
+            let header =
+                session.sentControlFrameHeader
+                ?? SPDYControlFrameHeader(
+                    version: session.version.wireVersion, type: frame.type ?? SPDYFrameType(rawValue: 0), flags: 0,
+                    length: 0)
+            notifyObservers(.frame(.controlSent(frame, header)))
+        }
+        callbacks.onInvalidControlFrameReceived = { [weak self] session, frame, status in
+            guard let self, !observers.isEmpty else { return }
+            let header =
+                session.receivedControlFrameHeader
+                ?? SPDYControlFrameHeader(
+                    version: session.version.wireVersion, type: frame.type ?? SPDYFrameType(rawValue: 0), flags: 0,
+                    length: 0)
+            notifyObservers(.frame(.invalidControlReceived(frame, header, status)))
+        }
+        callbacks.onDataSent = { [weak self] _, flags, id, length in
+            self?.notifyFrame(.dataSent(id, flags, length: length))
+        }
+        callbacks.onControlFrameParseError = { [weak self] _, type, header, _, code in
+            self?.notifyFrame(.parseError(type, header: header, code))
+        }
+        callbacks.onUnknownControlFrameReceived = { [weak self] _, header, _ in
+            self?.notifyFrame(.unknownReceived(header: header))
+        }
+        session.callbacks = callbacks
+    }
+
+    private func controlFrameReceived(_ frame: SPDYFrame) {
+        switch frame {
+        case .synStream(let syn):
+            openInbound(syn)
+        case .synReply(let reply):
+            guard let stream = streams[reply.streamID] else { return }
+            stream.receive(
+                .headers(.init(kind: .synReply, headers: reply.headers, fin: reply.flags.contains(.fin))))
+            scheduleRead(stream)
+        case .headers(let more):
+            guard let stream = streams[more.streamID] else { return }
+            stream.receive(.headers(.init(kind: .headers, headers: more.headers, fin: more.flags.contains(.fin))))
+            scheduleRead(stream)
+        case .rstStream(let rst):
+            streams[rst.streamID]?.peerResetStatus = rst.status
+        case .ping(let ping):
+            pings.removeValue(forKey: ping.id)?.succeed(())
+        default:
+            break
+        }
+    }
+
+    private func openInbound(_ syn: SPDYFrame.SynStream) {
+        let unidirectional = syn.flags.contains(.unidirectional)
+        let fin = syn.flags.contains(.fin)
+        // A SYN_STREAM with both FIN and UNIDIRECTIONAL never opens a stream.
+        guard !(fin && unidirectional), let parent = context?.channel else { return }
+        let initializer = session.role == .server ? inboundStreamInitializer : pushStreamInitializer
+        guard let initializer else {
+            try? session.submitRstStream(
+                streamID: syn.streamID, status: session.role == .server ? .refusedStream : .cancel)
+            return
+        }
+        let stream = SPDYStreamChannel(
+            connection: self, parent: parent, streamID: syn.streamID, configuration: streamConfiguration)
+        streams[syn.streamID] = stream
+        stream.receive(
+            .headers(
+                .init(
+                    kind: .synStream(
+                        priority: syn.priority, associatedStreamID: syn.associatedStreamID,
+                        unidirectional: unidirectional),
+                    headers: syn.headers,
+                    fin: fin
+                )))
+        openedStreams.append((stream))
+        openedStreamInitializers.append(initializer)
+        scheduleRead(stream)
+    }
+
+    private var openedStreamInitializers: [StreamInitializer] = []
+
+    private func streamError(_ id: SPDYStreamID, _ status: SPDYStreamStatus, _ stream: SPDYStreamChannel)
+        -> (any Error)?
+    {
+        if status == .ok { return nil }
+        if let peer = stream.peerResetStatus { return SPDYStreamError.resetByPeer(peer) }
+        if status == .refusedStream, session.hasReceivedGoAway, session.isLocallyInitiated(id),
+            let lastGood = session.peerLastGoodStreamID, id > lastGood
+        {
+            return SPDYStreamError.refusedByGoAway(lastGoodStreamID: lastGood)
+        }
+        if closed { return SPDYStreamError.connectionClosed }
+        return SPDYStreamError.resetLocally(status)
+    }
+
+    // MARK: What stream channels ask of the connection
+
+    /// A stream channel flushed writes: hand them to the session and send.
+    func streamFlushed(_ stream: SPDYStreamChannel) {
+        if inSession || flushing {
+            flushedStreams.append(stream)
+            flushAgain = true
+            return
+        }
+        stream.submitFlushed()
+        if inReadBatch {
+            pendingFlush = true
+        } else {
+            flush()
+        }
+    }
+
+    /// A client stream channel wrote its SYN_STREAM and got its ID.
+    func registerLocalStream(_ stream: SPDYStreamChannel, id: SPDYStreamID) {
+        idleStreams.removeValue(forKey: ObjectIdentifier(stream))
+        streams[id] = stream
+    }
+
+    /// A stream channel passed `bytes` of DATA to its pipeline (or dropped them on close).
+    func consumed(_ stream: SPDYStreamChannel, bytes: Int) {
+        bufferedInboundBytes -= bytes
+        if stream.pendingReadBytes <= streamConfiguration.maxBufferedInboundBytesPerStream {
+            streamsOverCap.remove(ObjectIdentifier(stream))
+        }
+        if consumesManually, let id = stream.streamID {
+            let consume = { [self] in
+                try? session.consume(streamID: id, size: bytes)
+                pendingFlush = true
+            }
+            if inSession { deferredWork.append(consume) } else { consume() }
+        }
+        resumeReadingIfPossible()
+        if !inReadBatch && !inSession && !flushing && pendingFlush {
+            pendingFlush = false
+            flush()
+        }
+    }
+
+    /// Sends RST_STREAM for a stream channel that closed early.
+    func resetStream(_ id: SPDYStreamID, status: SPDYStreamStatus) {
+        let reset = { [self] in
+            _ = try? session.submitRstStream(streamID: id, status: status)
+        }
+        if inSession {
+            deferredWork.append(reset)
+        } else {
+            reset()
+            if inReadBatch { pendingFlush = true } else { flush() }
+        }
+    }
+
+    /// Runs `work` once the session call in progress has returned (at once if none is).
+    func afterSession(_ work: @escaping () -> Void) {
+        if inSession { deferredWork.append(work) } else { work() }
+    }
+
+    /// Succeeds a write promise once the session call in progress has returned.
+    func completeLater(_ promise: EventLoopPromise<Void>) {
+        completedWrites.append(promise)
+    }
+
+    /// A stream channel closed: forget it.
+    func streamChannelClosed(_ stream: SPDYStreamChannel) {
+        if let id = stream.streamID, streams[id] === stream {
+            streams.removeValue(forKey: id)
+        }
+        idleStreams.removeValue(forKey: ObjectIdentifier(stream))
+        streamsOverCap.remove(ObjectIdentifier(stream))
+        resumeReadingIfPossible()
+    }
+
+    private func scheduleRead(_ stream: SPDYStreamChannel) {
+        if !stream.scheduledForRead {
+            stream.scheduledForRead = true
+            streamsToRead.append(stream)
+        }
+    }
+
+    private func inboundBytesAdded(_ stream: SPDYStreamChannel, _ count: Int) {
+        bufferedInboundBytes += count
+        if stream.pendingReadBytes > streamConfiguration.maxBufferedInboundBytesPerStream {
+            streamsOverCap.insert(ObjectIdentifier(stream))
+        }
+        scheduleRead(stream)
+    }
+
+    private var readingPaused: Bool {
+        bufferedInboundBytes > streamConfiguration.maxBufferedInboundBytes || !streamsOverCap.isEmpty
+    }
+
+    private func resumeReadingIfPossible() {
+        if readPending && !readingPaused, let context {
+            readPending = false
+            context.read()
+        }
+    }
+
+    /// Runs what the session's callbacks recorded: new streams, closed streams, completed
+    /// writes, flushes of stream channels.
+    private func processSessionEvents() {
+        while !openedStreams.isEmpty || !closedStreams.isEmpty || !completedWrites.isEmpty
+            || !deferredWork.isEmpty || !flushedStreams.isEmpty
+        {
+            if !openedStreams.isEmpty {
+                let opened = openedStreams
+                let initializers = openedStreamInitializers
+                openedStreams = []
+                openedStreamInitializers = []
+                for (stream, initializer) in zip(opened, initializers) {
+                    stream.configure(initializer: initializer, promise: nil)
+                }
+            }
+            if !closedStreams.isEmpty {
+                let closedNow = closedStreams
+                closedStreams = []
+                for (stream, error) in closedNow { stream.streamClosed(error: error) }
+            }
+            if !completedWrites.isEmpty {
+                let completed = completedWrites
+                completedWrites = []
+                for promise in completed { promise.succeed(()) }
+            }
+            if !deferredWork.isEmpty {
+                let work = deferredWork
+                deferredWork = []
+                for item in work { item() }
+                pendingFlush = true
+            }
+            if !flushedStreams.isEmpty {
+                let flushed = flushedStreams
+                flushedStreams = []
+                for stream in flushed { stream.submitFlushed() }
+                pendingFlush = true
+            }
+        }
+    }
+
+    // MARK: Opening streams
+
+    /// Opens a stream of ours: creates a stream channel, runs `initializer` on it, and
+    /// completes `promise` with the channel. The stream gets its ID (and its SYN_STREAM goes
+    /// out) when the channel first writes and flushes a header block: a request on a
+    /// client, a pushed resource on a server (``SPDYHeadersPayload/Kind/synStream(priority:associatedStreamID:unidirectional:)``
+    /// with the associated stream and `unidirectional`).
+    public func createStreamChannel(
+        promise: EventLoopPromise<any Channel>?,
+        initializer: @escaping StreamInitializer
+    ) {
+        guard let context, !closed else {
+            promise?.fail(SPDYStreamError.connectionClosed)
+            return
+        }
+        let stream = SPDYStreamChannel(
+            connection: self, parent: context.channel, streamID: nil, configuration: streamConfiguration)
+        idleStreams[ObjectIdentifier(stream)] = stream
+        stream.configure(
+            initializer: { channel in initializer(channel).map { channel } },
+            promise: promise
+        )
+    }
+
+    /// Opens a stream of ours (see ``createStreamChannel(promise:initializer:)``) and returns
+    /// what `initializer` returns, such as an `NIOAsyncChannel` wrapping the stream channel.
+    public func createStreamChannel<Output: Sendable>(
+        initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Output>
+    ) -> EventLoopFuture<Output> {
+        guard let context, !closed else {
+            return anyEventLoop.makeFailedFuture(SPDYStreamError.connectionClosed)
+        }
+        let promise = context.eventLoop.makePromise(of: Output.self)
+        let stream = SPDYStreamChannel(
+            connection: self, parent: context.channel, streamID: nil, configuration: streamConfiguration)
+        idleStreams[ObjectIdentifier(stream)] = stream
+        stream.configure(initializer: initializer, promise: promise)
+        return promise.futureResult
+    }
+
+    private var anyEventLoop: any EventLoop {
+        guard let loop else { preconditionFailure("SPDYConnection: add the handler to a channel pipeline first") }
+        return loop
+    }
+
+    /// Opens a stream of ours with `handler` as its pipeline, on the event loop, at once:
+    /// for pushed streams, whose SYN_STREAM the caller writes right away.
+    func openLocalStream(handler: any ChannelHandler) -> SPDYStreamChannel? {
+        guard let context, !closed else { return nil }
+        let stream = SPDYStreamChannel(
+            connection: self, parent: context.channel, streamID: nil, configuration: streamConfiguration)
+        idleStreams[ObjectIdentifier(stream)] = stream
+        let bound = UncheckedSendable(handler)
+        stream.configure(
+            initializer: { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(bound.value)
+                }
+            },
+            promise: nil
+        )
+        return stream
+    }
+
+    // MARK: PING
+
+    /// Sends a PING; the future succeeds when the peer's reply arrives and fails with
+    /// ``SPDYStreamError/connectionClosed`` if the connection closes first.
+    public func ping() -> EventLoopFuture<Void> {
+        sendPing().reply
+    }
+
+    /// Sends a PING and returns its ID with the future of its reply (see ``ping()``).
+    public func sendPing() -> (id: UInt32, reply: EventLoopFuture<Void>) {
+        guard let context, !closed else {
+            return (0, anyEventLoop.makeFailedFuture(SPDYStreamError.connectionClosed))
+        }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        let id = session.submitPing()
+        pings[id] = promise
+        flush()
+        return (id, promise.futureResult)
+    }
+
+    /// PINGs sent and not yet answered.
+    public var outstandingPings: Int { pings.count }
+
+    // MARK: ChannelHandler
+
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.loop = context.eventLoop
         if context.channel.isActive {
             activate()
         }
@@ -87,22 +587,36 @@ public final class SPDYConnection: ChannelInboundHandler, RemovableChannelHandle
     private func activate() {
         guard !activated else { return }
         activated = true
-        onActive?(self)
+        notifyObservers(.active)
         flush()
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
+        inReadBatch = true
+        inSession = true
         do {
             try session.recv(bytes)
         } catch {
+            inSession = false
             fail(error)
             return
         }
+        inSession = false
+        processSessionEvents()
         pendingFlush = true
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
+        if !streamsToRead.isEmpty {
+            let ready = streamsToRead
+            streamsToRead = []
+            for stream in ready {
+                stream.scheduledForRead = false
+                stream.parentReadComplete()
+            }
+        }
+        inReadBatch = false
         if pendingFlush {
             pendingFlush = false
             flush()
@@ -111,8 +625,17 @@ public final class SPDYConnection: ChannelInboundHandler, RemovableChannelHandle
         context.fireChannelReadComplete()
     }
 
+    public func read(context: ChannelHandlerContext) {
+        if readingPaused {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
+        let writable = context.channel.isWritable
+        if writable {
             if !closing {
                 writeTimer?.cancel()
                 writeTimer = nil
@@ -121,6 +644,7 @@ public final class SPDYConnection: ChannelInboundHandler, RemovableChannelHandle
         } else {
             startWriteTimer()
         }
+        for stream in streams.values { stream.parentWritabilityChanged(writable) }
         context.fireChannelWritabilityChanged()
     }
 
@@ -143,7 +667,32 @@ public final class SPDYConnection: ChannelInboundHandler, RemovableChannelHandle
             closeAfterPendingWrites()
             return
         }
+        if event is ChannelShouldQuiesceEvent {
+            shutdownGracefully()
+            return
+        }
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            inputClosed()
+            return
+        }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// The peer closed its side of the TCP connection (with half-closure allowed): streams
+    /// still waiting for the peer cannot complete; those the peer finished get their answers,
+    /// then the connection closes.
+    private func inputClosed() {
+        for stream in Array(streams.values) where !stream.peerFinished {
+            stream.streamClosed(error: SPDYStreamError.connectionClosed)
+            if let id = stream.streamID { try? session.submitRstStream(streamID: id, status: .cancel) }
+        }
+        if !session.hasSentGoAway {
+            session.submitGoAway(status: .ok)
+        }
+        flush()
+        if streams.isEmpty {
+            closeAfterPendingWrites()
+        }
     }
 
     /// Starts (or restarts) the frame-completion timer when a new frame is partly received,
@@ -188,23 +737,27 @@ public final class SPDYConnection: ChannelInboundHandler, RemovableChannelHandle
     /// when the session is done. Call it after submitting frames from outside a callback.
     public func flush() {
         guard let context, !closed else { return }
-        if flushing {
+        if flushing || inSession {
             flushAgain = true
             return
         }
         flushing = true
         defer { flushing = false }
-        // Flushing the channel can make it writable again (or run callbacks that submit
-        // more), which asks for another round while this one is still running.
+        // Flushing the channel can make it writable again, and finished writes and closed
+        // streams run handlers that write more: both ask for another round.
         repeat {
             repeat {
                 flushAgain = false
+                inSession = true
                 do {
                     try session.send()
                 } catch {
+                    inSession = false
                     fail(error)
                     return
                 }
+                inSession = false
+                processSessionEvents()
             } while flushAgain
             context.flush()
         } while flushAgain
@@ -254,14 +807,26 @@ public final class SPDYConnection: ChannelInboundHandler, RemovableChannelHandle
         frameTimer = nil
         writeTimer?.cancel()
         writeTimer = nil
-        onClose?(self, error)
-        onClose = nil
-        onActive = nil
+        let open = Array(streams.values) + Array(idleStreams.values)
+        streams = [:]
+        idleStreams = [:]
+        openedStreams = []
+        openedStreamInitializers = []
+        closedStreams = []
+        for stream in open {
+            stream.streamClosed(error: SPDYStreamError.connectionClosed)
+        }
+        let waiting = pings
+        pings = [:]
+        for promise in waiting.values { promise.fail(SPDYStreamError.connectionClosed) }
+        for promise in completedWrites { promise.succeed(()) }
+        completedWrites = []
+        notifyObservers(.closed(error))
+        observers = []
     }
 }
 
-/// Why a ``SPDYConnection`` closed on its own timers: the error passed to
-/// ``SPDYConnection/onClose``.
+/// Why a ``SPDYConnection`` closed on its own timers: the error in ``SPDYConnection/Event/closed(_:)``.
 public enum SPDYConnectionTimeout: Error, Sendable, Hashable {
     /// A frame was started and not finished within ``SPDYConnection/frameCompletionTimeout``.
     case frameIncomplete

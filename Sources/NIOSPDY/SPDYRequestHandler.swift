@@ -69,6 +69,7 @@ open class SPDYRequestHandler {
     /// The connection (for server push and low-level access).
     public internal(set) weak var connection: SPDYConnection?
 
+    weak var streamChannel: SPDYStreamChannel?
     var status: String?
     var responseHeaders: [(String, String)] = []
     var headersSent = false

@@ -4,35 +4,39 @@ import SPDY
 
 /// The body of a response being sent on one stream (the reference's `wfile`).
 ///
-/// Bytes written are queued and handed to the session's DATA frames as flow
-/// control allows, without copying. ``write(_:)`` returns a future that
-/// succeeds once the queued bytes have fallen below ``lowWatermark`` again, so
-/// a handler streaming a large or slow body can wait on it instead of piling the
-/// whole body up in memory. Methods may be called from any thread; work hops to
-/// the connection's event loop.
+/// Bytes written before the response headers go out wait here; afterwards they go to the
+/// stream's ``SPDYStreamChannel``, which hands them to the session's DATA frames as flow
+/// control allows. ``write(_:)`` returns a future that succeeds at once while the stream
+/// channel is writable and otherwise when it becomes writable again (its queue fell below
+/// the low watermark), so a handler streaming a large or slow body can wait on it instead of
+/// piling the body up in memory. Methods may be called from any thread; work hops to the
+/// connection's event loop.
 public final class SPDYResponseWriter: @unchecked Sendable {
-    /// Queued bytes above which ``write(_:)`` futures wait.
+    /// Bytes held before the headers are sent above which ``write(_:)`` futures wait (and,
+    /// once the headers are out, the stream channel's low watermark applies).
     public let lowWatermark: Int
 
-    let eventLoop: any EventLoop
+    /// The event loop of the stream's connection.
+    public let eventLoop: any EventLoop
     let streamID: SPDYStreamID
-    private weak var connection: SPDYConnection?
+    private weak var channel: SPDYStreamChannel?
     private var pending = Deque<ByteBuffer>()
     private var pendingBytes = 0
     private var finished = false
     private var closed = false
     private var waiters: [EventLoopPromise<Void>] = []
-    /// Whether the session has been handed a data provider for this writer.
-    var attached = false
+    /// Whether the headers went out: bytes now go straight to the channel.
+    private(set) var attached = false
 
-    init(connection: SPDYConnection, eventLoop: any EventLoop, streamID: SPDYStreamID, lowWatermark: Int = 256 * 1024) {
-        self.connection = connection
-        self.eventLoop = eventLoop
+    init(channel: SPDYStreamChannel, streamID: SPDYStreamID, lowWatermark: Int = 256 * 1024) {
+        self.channel = channel
+        self.eventLoop = channel.eventLoop
         self.streamID = streamID
         self.lowWatermark = lowWatermark
     }
 
-    /// The number of bytes written but not yet handed to the session.
+    /// The number of bytes written and held here because the response headers have not
+    /// gone out yet.
     public var bufferedBytes: Int {
         eventLoop.preconditionInEventLoop()
         return pendingBytes
@@ -40,8 +44,9 @@ public final class SPDYResponseWriter: @unchecked Sendable {
 
     /// Queues bytes of the body.
     ///
-    /// - Returns: a future that succeeds when the queue is below ``lowWatermark`` (at once
-    ///   if it already is), or fails when the stream closed before the bytes could be sent.
+    /// - Returns: a future that succeeds when more may be written without piling up (at
+    ///   once if the stream can take more), or fails when the stream closed before the bytes
+    ///   could be sent.
     @discardableResult
     public func write(_ bytes: ByteBuffer) -> EventLoopFuture<Void> {
         guard eventLoop.inEventLoop else {
@@ -50,16 +55,14 @@ public final class SPDYResponseWriter: @unchecked Sendable {
         guard !closed else { return eventLoop.makeFailedFuture(SPDYError(.streamClosed)) }
         guard !finished else { return eventLoop.makeFailedFuture(SPDYError(.streamShutWR, "the body is finished")) }
         if bytes.readableBytes > 0 {
-            pending.append(bytes)
-            pendingBytes += bytes.readableBytes
-            wake()
+            if attached, let channel {
+                channel.writeAndFlush(SPDYStreamPayload.data(bytes, fin: false), promise: nil)
+            } else {
+                pending.append(bytes)
+                pendingBytes += bytes.readableBytes
+            }
         }
-        if pendingBytes <= lowWatermark {
-            return eventLoop.makeSucceededVoidFuture()
-        }
-        let promise = eventLoop.makePromise(of: Void.self)
-        waiters.append(promise)
-        return promise.futureResult
+        return readyFuture()
     }
 
     /// Queues the UTF-8 bytes of a string.
@@ -80,12 +83,13 @@ public final class SPDYResponseWriter: @unchecked Sendable {
         }
         guard !closed else { return eventLoop.makeFailedFuture(SPDYError(.streamClosed)) }
         guard !finished else { return eventLoop.makeFailedFuture(SPDYError(.streamShutWR, "the body is finished")) }
-        if bytes.readableBytes > 0 {
+        finished = true
+        if attached, let channel {
+            channel.writeAndFlush(SPDYStreamPayload.data(bytes, fin: true), promise: nil)
+        } else if bytes.readableBytes > 0 {
             pending.append(bytes)
             pendingBytes += bytes.readableBytes
         }
-        finished = true
-        wake()
         return eventLoop.makeSucceededVoidFuture()
     }
 
@@ -97,13 +101,52 @@ public final class SPDYResponseWriter: @unchecked Sendable {
         }
         guard !finished, !closed else { return }
         finished = true
-        wake()
+        if attached, let channel {
+            channel.writeAndFlush(
+                SPDYStreamPayload.data(channel.allocator.buffer(capacity: 0), fin: true), promise: nil)
+        }
     }
 
     /// Whether ``finish()`` was called.
     public var isFinished: Bool {
         eventLoop.preconditionInEventLoop()
         return finished
+    }
+
+    /// The headers went out another way (a pushed stream's SYN_STREAM): bytes go straight
+    /// to the channel.
+    func markAttached() {
+        attached = true
+    }
+
+    /// The response headers go out now, with the body held so far (and FIN when the body is
+    /// finished already) in the same flush.
+    func attach(headers: SPDYHeaders) {
+        guard !attached, !closed, let channel else { return }
+        attached = true
+        let empty = finished && pending.isEmpty
+        channel.write(SPDYStreamPayload.headers(.init(headers: headers, fin: empty)), promise: nil)
+        if !empty {
+            var body: ByteBuffer
+            if pending.count == 1 {
+                body = pending.removeFirst()
+            } else {
+                body = channel.allocator.buffer(capacity: pendingBytes)
+                while var chunk = pending.popFirst() { body.writeBuffer(&chunk) }
+            }
+            pending.removeAll()
+            pendingBytes = 0
+            if body.readableBytes > 0 || finished {
+                channel.write(SPDYStreamPayload.data(body, fin: finished), promise: nil)
+            }
+        }
+        channel.flush()
+        wakeWaiters()
+    }
+
+    /// The stream channel became writable (or its headers went out): wake waiting writers.
+    func writabilityChanged() {
+        wakeWaiters()
     }
 
     /// The stream closed (reset or done): drop what is queued and fail waiting writers.
@@ -116,31 +159,21 @@ public final class SPDYResponseWriter: @unchecked Sendable {
         for promise in waiting { promise.fail(SPDYError(.streamClosed)) }
     }
 
-    private func wake() {
-        guard attached, !closed, let connection else { return }
-        connection.session.resumeData(streamID: streamID)
-        connection.flush()
+    private var canTakeMore: Bool {
+        attached ? (channel?.isWritable ?? false) : pendingBytes <= lowWatermark
     }
 
-    /// The data provider the session reads the body from.
-    var dataProvider: SPDYDataProvider {
-        SPDYDataProvider(source: self) { [self] _, _, length in
-            guard !pending.isEmpty else {
-                return finished ? .data(ByteBuffer(), endOfData: true) : .deferred
-            }
-            var out = pending.removeFirst()
-            if out.readableBytes > length {
-                let head = out.readSlice(length: length)!
-                pending.prepend(out)
-                out = head
-            }
-            pendingBytes -= out.readableBytes
-            if pendingBytes <= lowWatermark && !waiters.isEmpty {
-                let waiting = waiters
-                waiters = []
-                for promise in waiting { promise.succeed(()) }
-            }
-            return .data(out, endOfData: finished && pending.isEmpty)
-        }
+    private func readyFuture() -> EventLoopFuture<Void> {
+        if canTakeMore { return eventLoop.makeSucceededVoidFuture() }
+        let promise = eventLoop.makePromise(of: Void.self)
+        waiters.append(promise)
+        return promise.futureResult
+    }
+
+    private func wakeWaiters() {
+        guard !waiters.isEmpty, canTakeMore else { return }
+        let waiting = waiters
+        waiters = []
+        for promise in waiting { promise.succeed(()) }
     }
 }

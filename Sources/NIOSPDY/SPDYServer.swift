@@ -52,8 +52,16 @@ public final class SPDYServer: @unchecked Sendable {
         /// stays unwritable, or a close waits for written bytes) is closed at once. `nil`
         /// waits forever. Default 60 seconds. See ``SPDYConnection/writeTimeout``.
         public var writeTimeout: TimeAmount?
-        /// The largest request body buffered for a handler; larger requests get 413. Default 16 MiB.
+        /// The largest request body buffered for a handler; larger requests get 413 and
+        /// the rest is refused with RST_STREAM CANCEL. Default 16 MiB.
         public var maxRequestBodySize: Int
+        /// What the request bodies being collected on one connection may hold together;
+        /// past it only the oldest request still collecting reads on (up to
+        /// ``maxRequestBodySize``), the others stop granting window until it finishes.
+        /// Default 4 MiB.
+        public var maxBufferedRequestBytes: Int
+        /// Watermarks and caps of the stream channels: what a stream may buffer each way.
+        public var streams: SPDYConnection.StreamConfiguration
         /// Session options and limits.
         public var session: SPDYSession.Configuration
         /// Event loop threads when the server creates its own group. Default: one per core.
@@ -74,6 +82,8 @@ public final class SPDYServer: @unchecked Sendable {
             frameCompletionTimeout: TimeAmount? = .seconds(30),
             writeTimeout: TimeAmount? = .seconds(60),
             maxRequestBodySize: Int = 16 << 20,
+            maxBufferedRequestBytes: Int = 4 << 20,
+            streams: SPDYConnection.StreamConfiguration = .init(),
             session: SPDYSession.Configuration = .init(),
             threads: Int = System.coreCount,
             frameObserver: (@Sendable (_ connection: Int, _ event: SPDYFrameEvent) -> Void)? = nil
@@ -89,6 +99,8 @@ public final class SPDYServer: @unchecked Sendable {
             self.frameCompletionTimeout = frameCompletionTimeout
             self.writeTimeout = writeTimeout
             self.maxRequestBodySize = maxRequestBodySize
+            self.maxBufferedRequestBytes = maxBufferedRequestBytes
+            self.streams = streams
             self.session = session
             self.threads = threads
         }
@@ -270,24 +282,50 @@ public final class SPDYServer: @unchecked Sendable {
     }
 
     private func addSPDYHandlers(to channel: any Channel, version: SPDYVersion) throws {
-        let session = try SPDYSession(role: .server, version: version, configuration: configuration.session)
-        let connection = SPDYConnection(session: session)
+        var sessionConfiguration = configuration.session
+        // Window is granted as stream channels read what arrived, not as it arrives.
+        sessionConfiguration.manualDataConsumption = true
+        let session = try SPDYSession(role: .server, version: version, configuration: sessionConfiguration)
+        let budget = RequestBodyBudget(limit: configuration.maxBufferedRequestBytes)
+        let connectionBox = NIOLoopBoundBox<SPDYConnection?>(nil, eventLoop: channel.eventLoop)
+        let budgetBox = NIOLoopBound(budget, eventLoop: channel.eventLoop)
+        let connection = SPDYConnection(
+            session: session,
+            streamConfiguration: configuration.streams,
+            inboundStreamInitializer: { [self] stream in
+                stream.eventLoop.makeCompletedFuture {
+                    guard let connection = connectionBox.value else { throw SPDYStreamError.connectionClosed }
+                    try stream.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+                    try stream.pipeline.syncOperations.addHandler(
+                        SPDYRequestStreamHandler(
+                            server: self, connection: connection, version: version, budget: budgetBox.value))
+                }
+            }
+        )
+        connectionBox.value = connection
         connection.frameCompletionTimeout = configuration.frameCompletionTimeout
         connection.writeTimeout = configuration.writeTimeout
-        let serverConnection = SPDYServerConnection(server: self, connection: connection, version: version)
-        serverConnection.install()
+        let maxStreams = configuration.maxConcurrentStreams
+        connection.addObserver { event in
+            if case .active = event {
+                try? session.submitSettings(entries: [.init(id: .maxConcurrentStreams, value: maxStreams)])
+            }
+        }
         if let observer = configuration.frameObserver {
             let number = state.withLockedValue { state in
                 state.accepted += 1
                 return state.accepted
             }
-            session.callbacks.addObserver { _, event in observer(number, event) }
+            connection.addObserver { event in
+                if case .frame(let frame) = event { observer(number, frame) }
+            }
         }
         let id = ObjectIdentifier(connection)
         let bound = NIOLoopBound(connection, eventLoop: channel.eventLoop)
         state.withLockedValue { $0.connections[id] = (channel, bound) }
         channel.closeFuture.whenComplete { [self] _ in
             _ = state.withLockedValue { $0.connections.removeValue(forKey: id) }
+            channel.eventLoop.execute { connectionBox.value = nil }
         }
         if let idle = configuration.idleTimeout {
             try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idle))

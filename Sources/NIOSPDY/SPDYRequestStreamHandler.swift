@@ -1,0 +1,295 @@
+import NIOCore
+import SPDY
+
+/// What the request bodies of one connection may hold together before their streams stop
+/// reading (and so stop granting window): the bound on a client that opens many uploads
+/// and finishes none.
+///
+/// The oldest stream still buffering may always read, up to
+/// ``SPDYServer/Configuration-swift.struct/maxRequestBodySize``, so one upload larger than
+/// the budget still completes.
+final class RequestBodyBudget {
+    let limit: Int
+    private(set) var used = 0
+    private var buffering: [ObjectIdentifier] = []
+    private var waiting: [SPDYRequestStreamHandler] = []
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    func started(_ stream: SPDYRequestStreamHandler) {
+        buffering.append(ObjectIdentifier(stream))
+    }
+
+    func mayRead(_ stream: SPDYRequestStreamHandler) -> Bool {
+        used < limit || buffering.first == ObjectIdentifier(stream)
+    }
+
+    func add(_ bytes: Int) {
+        used += bytes
+    }
+
+    func wait(_ stream: SPDYRequestStreamHandler) {
+        waiting.append(stream)
+    }
+
+    /// A stream stopped buffering (dispatched or closed), giving back `bytes`.
+    func finished(_ stream: SPDYRequestStreamHandler, releasing bytes: Int) {
+        used -= bytes
+        buffering.removeAll { $0 == ObjectIdentifier(stream) }
+        waiting.removeAll { $0 === stream }
+        guard !waiting.isEmpty else { return }
+        let waiters = waiting
+        waiting = []
+        for waiter in waiters { waiter.resumeReading() }
+    }
+}
+
+/// The handler of one request stream of a ``SPDYServer``: collects the request (header
+/// block, then body up to ``SPDYServer/Configuration-swift.struct/maxRequestBodySize``)
+/// and runs a ``SPDYRequestHandler`` on it when it is complete, then sends its answer on the
+/// stream channel.
+final class SPDYRequestStreamHandler: ChannelInboundHandler {
+    typealias InboundIn = SPDYStreamPayload
+    typealias OutboundOut = SPDYStreamPayload
+
+    private let server: SPDYServer
+    private let connection: SPDYConnection
+    private let version: SPDYVersion
+    private let budget: RequestBodyBudget
+    private var context: ChannelHandlerContext?
+    private var channel: SPDYStreamChannel?
+    private var headers = SPDYHeaders()
+    private var priority: UInt8 = 0
+    private var body = ByteBuffer()
+    private var buffering = true
+    private var tooLarge = false
+    private var dispatched = false
+    private var writer: SPDYResponseWriter?
+
+    init(server: SPDYServer, connection: SPDYConnection, version: SPDYVersion, budget: RequestBodyBudget) {
+        self.server = server
+        self.connection = connection
+        self.version = version
+        self.budget = budget
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        channel = context.channel as? SPDYStreamChannel
+        budget.started(self)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.read()
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .headers(let payload):
+            if case .synStream(let priority, _, _) = payload.kind {
+                headers = payload.headers
+                self.priority = priority
+            } else if !dispatched {
+                for (name, value) in payload.headers { headers.add(name: name, value: value) }
+            }
+            if payload.fin { requestComplete() }
+        case .data(var bytes, let fin):
+            if buffering {
+                let size = bytes.readableBytes
+                if body.readableBytes + size > server.configuration.maxRequestBodySize {
+                    tooLarge = true
+                    stopBuffering()
+                    dispatch()
+                    return
+                }
+                if body.readableBytes == 0 {
+                    body = bytes
+                } else {
+                    body.writeBuffer(&bytes)
+                }
+                budget.add(size)
+            }
+            if fin { requestComplete() }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if buffering && !dispatched {
+            if budget.mayRead(self) {
+                context.read()
+            } else {
+                budget.wait(self)
+            }
+        } else if tooLarge {
+            // The rest of an oversized body is read and dropped until the stream is reset.
+            context.read()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        writer?.writabilityChanged()
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        stopBuffering()
+        writer?.streamClosed()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A reset or a closed connection: channelInactive follows and tears down.
+    }
+
+    func resumeReading() {
+        guard buffering, let context else { return }
+        if budget.mayRead(self) {
+            context.read()
+        } else {
+            budget.wait(self)
+        }
+    }
+
+    private func stopBuffering() {
+        guard buffering else { return }
+        buffering = false
+        budget.finished(self, releasing: body.readableBytes)
+    }
+
+    private func requestComplete() {
+        guard !dispatched else { return }
+        stopBuffering()
+        dispatch()
+    }
+
+    private func dispatch() {
+        guard let channel, let streamID = channel.streamID else { return }
+        dispatched = true
+        let required = [":method", ":path", ":version", ":scheme", ":host"].map { headers[$0] }
+        let complete = required.allSatisfy { $0 != nil }
+        let handlerType = server.handlerType
+        let acceptsIncomplete = handlerType.handlesIncompleteRequests
+        let handler = (complete || acceptsIncomplete) && !tooLarge ? handlerType.init() : SPDYRequestHandler()
+        handler.command = required[0] ?? ""
+        handler.path = required[1] ?? ""
+        handler.requestVersion = required[2] ?? ""
+        handler.scheme = required[3] ?? ""
+        handler.host = required[4] ?? ""
+        handler.requestHeaders = headers
+        handler.headers = headers.filter { !$0.name.hasPrefix(":") }
+        handler.clientAddress = channel.remoteAddress
+        handler.server = server
+        handler.rfile = tooLarge ? ByteBuffer() : body
+        handler.streamID = streamID
+        handler.version = version
+        handler.connection = connection
+        handler.streamChannel = channel
+        body = ByteBuffer()
+        let writer = SPDYResponseWriter(channel: channel, streamID: streamID)
+        self.writer = writer
+        handler.wfile = writer
+        // A handler may answer after its stream or connection is gone (an async responder
+        // that was still working when the client went away): the answer is then dropped.
+        handler.submitResponse = { [weak self] handler in
+            handler.headersSent = true
+            self?.submit(handler)
+        }
+        let priority = self.priority
+        handler.pushHandler = { [weak self] handler, headers, body in
+            self?.push(handler, priority: priority, headers, body)
+        }
+        if tooLarge {
+            handler.sendError(413)
+            // The answer goes out first; the rest of the body is refused with RST_STREAM.
+            writer.finish()
+            channel.closeAfterAnswer()
+        } else if !complete && !acceptsIncomplete {
+            handler.sendError(400, message: "Missing a required header (:method, :path, :version, :scheme, :host)")
+        } else {
+            handler.handle()
+        }
+        if !handler.headersSent {
+            if handler.streaming {
+                // A streaming handler that has set its status answers now; one that has not
+                // (an async responder, say) calls endHeaders() when it knows its answer.
+                if handler.status != nil { handler.endHeaders() }
+            } else if handler.status == nil && writer.bufferedBytes == 0 {
+                handler.sendError(500, message: "The handler sent no response")
+            } else {
+                handler.endHeaders()
+            }
+        }
+        if !handler.streaming {
+            writer.finish()
+        }
+    }
+
+    private func submit(_ handler: SPDYRequestHandler) {
+        var headers = SPDYHeaders()
+        headers.reserveCapacity(handler.responseHeaders.count + 2)
+        headers.add(name: ":status", value: handler.status ?? "200 OK")
+        headers.add(name: ":version", value: "HTTP/1.1")
+        for (name, value) in handler.responseHeaders where !ConnectionSpecificHeaders.forbiddenInResponse(name) {
+            headers.add(name: name, value: value)
+        }
+        handler.wfile.attach(headers: headers)
+    }
+
+    private func push(
+        _ handler: SPDYRequestHandler,
+        priority: UInt8,
+        _ headers: SPDYHeaders,
+        _ body: ByteBuffer
+    ) -> SPDYResponseWriter? {
+        guard let context, context.channel.isActive else { return nil }
+        var headers = headers
+        for name in ConnectionSpecificHeaders.responseNames {
+            headers.remove(name: name)
+        }
+        let pushHandler = PushedStreamHandler()
+        guard
+            let pushed = connection.openLocalStream(handler: pushHandler)
+        else { return nil }
+        let open = SPDYStreamPayload.headers(
+            .init(
+                kind: .synStream(priority: priority, associatedStreamID: handler.streamID, unidirectional: true),
+                headers: headers,
+                fin: false
+            ))
+        pushed.writeAndFlush(open, promise: nil)
+        guard let id = pushed.streamID else { return nil }
+        let writer = SPDYResponseWriter(channel: pushed, streamID: id)
+        writer.markAttached()
+        pushHandler.writer = writer
+        if body.readableBytes > 0 {
+            writer.finish(with: body)
+        }
+        return writer
+    }
+}
+
+/// The handler of a pushed stream's channel: tells its writer when it may write more and
+/// when the stream is gone.
+final class PushedStreamHandler: ChannelInboundHandler {
+    typealias InboundIn = SPDYStreamPayload
+
+    var writer: SPDYResponseWriter?
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        writer?.writabilityChanged()
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        writer?.streamClosed()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A reset pushed stream: channelInactive follows.
+    }
+}
