@@ -81,6 +81,12 @@ final class SPDYRequestStreamHandler: ChannelInboundHandler {
         budget.started(self)
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // The context holds this handler: keeping it would keep both alive.
+        self.context = nil
+        channel = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         context.read()
         context.fireChannelActive()

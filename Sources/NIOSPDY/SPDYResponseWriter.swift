@@ -164,6 +164,8 @@ public final class SPDYResponseWriter: @unchecked Sendable {
     }
 
     private func readyFuture() -> EventLoopFuture<Void> {
+        // Writing to the channel may have closed the stream (the connection failed under it).
+        if closed { return eventLoop.makeFailedFuture(SPDYError(.streamClosed)) }
         if canTakeMore { return eventLoop.makeSucceededVoidFuture() }
         let promise = eventLoop.makePromise(of: Void.self)
         waiters.append(promise)
