@@ -313,6 +313,13 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
             switch state {
             case .idle:
                 finishClose(error: nil)
+            case .open where outboundFinished:
+                // Our side is complete (FIN queued): what is queued still goes out. A peer
+                // that has finished too closes the stream with it; one that has not is
+                // refused with RST_STREAM CANCEL once our FIN has left.
+                if !peerFinished {
+                    if finSent { resetStream(.cancel) } else { resetAfterFin = true }
+                }
             case .open:
                 resetStream(.cancel)
             case .resetting, .closed:
@@ -340,8 +347,11 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
     }
 
     private var resetAfterFin = false
+    /// Our FIN has been handed to the session.
+    private var finSent = false
 
     private func ourSideEnded() {
+        finSent = true
         guard resetAfterFin else { return }
         connection.afterSession { [self] in
             if !peerFinished { resetStream(.cancel) }
