@@ -92,8 +92,8 @@ public struct SPDYClientResponse: Sendable {
     public var statusCode: Int { Int(status.prefix { $0.isNumber }) ?? 0 }
     /// The response headers (pseudo-headers included).
     public var headers: SPDYHeaders
-    /// The body, as it arrives.
-    public var body: AsyncThrowingStream<ByteBuffer, any Error>
+    /// The body, as it arrives (with backpressure: see ``Body``).
+    public var body: Body
 
     /// Collects the whole body; throws when it exceeds `maxBytes`.
     public func collectBody(upTo maxBytes: Int = .max) async throws -> ByteBuffer {
@@ -455,7 +455,7 @@ public final class SPDYClientConnection: @unchecked Sendable {
     fileprivate func submit(_ request: RequestStreamHandler.Request, _ handler: SPDYStreamHandler, attempts: Int) {
         let streamHandler = RequestStreamHandler(client: self, request: request, handler: handler, attempts: attempts)
         let bound = NIOLoopBound(streamHandler, eventLoop: eventLoop)
-        streamCount += 1
+        streamStarted()
         connection.createStreamChannel(promise: nil) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(bound.value)
@@ -463,11 +463,19 @@ public final class SPDYClientConnection: @unchecked Sendable {
         }
     }
 
-    fileprivate func streamEnded() {
+    func streamStarted() {
+        streamCount += 1
+    }
+
+    func streamEnded() {
         streamCount -= 1
     }
 
-    fileprivate var mayRetry: Bool {
+    /// Whether new streams may be opened (the connection is up).
+    var mayOpenStreams: Bool { !isClosed }
+
+    /// Whether a refused request may be sent again on this connection.
+    var mayRetry: Bool {
         !isClosed && !connection.session.hasReceivedGoAway
     }
 
@@ -475,17 +483,6 @@ public final class SPDYClientConnection: @unchecked Sendable {
     /// ``SPDYClientResponse/body``.
     public func request(_ request: SPDYClientRequest) async throws -> SPDYClientResponse {
         try await self.request(headers: request.spdyHeaders, body: request.body, priority: request.priority)
-    }
-
-    /// Sends a request with a header block as it is and returns the response head.
-    public func request(headers: SPDYHeaders, body: ByteBuffer? = nil, priority: UInt8 = 3) async throws
-        -> SPDYClientResponse
-    {
-        let (bodyStream, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
-        return try await withCheckedThrowingContinuation { head in
-            let handler = AsyncStreamHandler(head: head, body: continuation, bodyStream: bodyStream)
-            self.request(headers: headers, body: body, priority: priority, handler: handler)
-        }
     }
 
     /// Pings the server; completes when the reply arrives, fails if the connection closes first.
@@ -664,57 +661,4 @@ private final class HandshakeErrorHandler: ChannelInboundHandler {
 struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
-}
-
-/// Turns stream callbacks into a response head and an async body.
-private final class AsyncStreamHandler: SPDYStreamHandler {
-    private var head: CheckedContinuation<SPDYClientResponse, any Error>?
-    private let body: AsyncThrowingStream<ByteBuffer, any Error>.Continuation
-    private let bodyStream: AsyncThrowingStream<ByteBuffer, any Error>
-
-    init(
-        head: CheckedContinuation<SPDYClientResponse, any Error>,
-        body: AsyncThrowingStream<ByteBuffer, any Error>.Continuation,
-        bodyStream: AsyncThrowingStream<ByteBuffer, any Error>
-    ) {
-        self.head = head
-        self.body = body
-        self.bodyStream = bodyStream
-    }
-
-    override func onHeader(_ headers: SPDYHeaders) {
-        guard let head else { return }
-        self.head = nil
-        head.resume(
-            returning: SPDYClientResponse(status: headers[":status"] ?? "", headers: headers, body: bodyStream)
-        )
-    }
-
-    override func onData(_ data: ByteBuffer) {
-        body.yield(data)
-    }
-
-    override func onClose(_ status: SPDYStreamStatus) {
-        if status == .ok {
-            if let head {
-                self.head = nil
-                head.resume(throwing: SPDYClientError.streamReset(status))
-            }
-            body.finish()
-        } else {
-            fail(SPDYClientError.streamReset(status))
-        }
-    }
-
-    override func onConnectionClosed(error: (any Error)?) {
-        fail(error ?? SPDYClientError.connectionClosed)
-    }
-
-    private func fail(_ error: any Error) {
-        if let head {
-            self.head = nil
-            head.resume(throwing: error)
-        }
-        body.finish(throwing: error)
-    }
 }

@@ -676,6 +676,87 @@ struct NetworkEdgeTests {
         try await server.shutdownGracefully(timeout: .seconds(5))
     }
 
+    @Test(
+        "The async client's body has backpressure: unread, the server stalls within a window; read, it all arrives",
+        .timeLimit(.minutes(1)),
+        arguments: [SPDYVersion.v3_1, .v3, .v2]
+    )
+    func asyncBodyBackpressure(version: SPDYVersion) async throws {
+        let server = try startServer(.plain(version))
+        let client = try SPDYClient(configuration: .init(plainVersion: version))
+        let connection = try await client.connect(host: "127.0.0.1", port: server.port!, tls: false)
+        let (token, probe) = StreamProbe.make()
+        let total = 64 << 20
+        let response = try await connection.request(
+            SPDYClientRequest(path: "/pattern?bytes=\(total)&probe=\(token)", scheme: "http", authority: "127.0.0.1")
+        )
+        #expect(response.statusCode == 200)
+        // Nobody reads the body: the server must stall.
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(20)
+        var lastWritten = -1
+        var quietSamples = 0
+        while quietSamples < 5 && clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            let written = probe.state.written
+            quietSamples = written == lastWritten ? quietSamples + 1 : 0
+            lastWritten = written
+        }
+        let stalled = probe.state
+        #expect(quietSamples >= 5, "the response never stalled: \(stalled)")
+        // SPDY/3: the 64 KiB window, the body's few buffered chunks, the stream channel's and
+        // the socket's buffers. SPDY/2 has no window: the caps of the stream channels and the
+        // kernel's socket buffers hold it.
+        let bound = version == .v2 ? 24 << 20 : 4 << 20
+        #expect(stalled.written < bound, "\(stalled.written) bytes went out to a reader that reads nothing")
+        // Reading it resumes and completes the response.
+        var verifier = PatternVerifier()
+        for try await chunk in response.body { verifier.consume(chunk) }
+        #expect(verifier.count == total)
+        #expect(verifier.firstMismatch == nil)
+        #expect(probe.state.finished)
+        try await client.shutdown()
+        try await server.shutdownGracefully(timeout: .seconds(5))
+    }
+
+    @Test(
+        "A streamed upload from an async sequence arrives whole; a sequence that throws resets the stream",
+        .timeLimit(.minutes(1)),
+        arguments: [SPDYVersion.v3_1, .v2]
+    )
+    func streamedUpload(version: SPDYVersion) async throws {
+        let server = try startServer(.plain(version))
+        let client = try SPDYClient(configuration: .init(plainVersion: version))
+        let connection = try await client.connect(host: "127.0.0.1", port: server.port!, tls: false)
+        let total = 8 << 20
+        let chunks = AsyncStream<ByteBuffer> { continuation in
+            var offset = 0
+            while offset < total {
+                let chunk = Pattern.chunk(at: offset, maxLength: min(40_000, total - offset))
+                offset += chunk.readableBytes
+                continuation.yield(chunk)
+            }
+            continuation.finish()
+        }
+        let request = SPDYClientRequest(method: "POST", path: "/upload", scheme: "http", authority: "127.0.0.1")
+        let response = try await connection.request(headers: request.spdyHeaders, streamingBody: chunks)
+        #expect(response.statusCode == 200)
+        #expect(String(buffer: try await response.collectBody()) == "bytes=\(total) mismatch=none")
+
+        struct Broken: Error {}
+        let failing = AsyncThrowingStream<ByteBuffer, any Error> { continuation in
+            continuation.yield(Pattern.chunk(at: 0, maxLength: 1000))
+            continuation.finish(throwing: Broken())
+        }
+        await #expect(throws: Broken.self) {
+            _ = try await connection.request(headers: request.spdyHeaders, streamingBody: failing)
+        }
+        // The connection goes on.
+        #expect(try await get(connection, "/after").status == 200)
+        try await client.shutdown()
+        try await server.shutdownGracefully(timeout: .seconds(5))
+    }
+
     // MARK: Concurrency
 
     @Test(
