@@ -126,6 +126,8 @@ public final class SPDYServer: @unchecked Sendable {
         var channels: [any Channel] = []
         var connections: [ObjectIdentifier: (channel: any Channel, connection: NIOLoopBound<SPDYConnection>)] = [:]
         var shuttingDown = false
+        var stopped = false
+        var stopWaiters: [CheckedContinuation<Void, Never>] = []
         var accepted = 0
     }
 
@@ -337,9 +339,15 @@ public final class SPDYServer: @unchecked Sendable {
     /// flight finish, and completes when every connection has closed (or after `timeout`,
     /// when the rest are closed). A group the server created is shut down too.
     public func shutdownGracefully(timeout: TimeAmount = .seconds(30)) async throws {
-        let (channels, connections) = state.withLockedValue { state in
+        let (first, channels, connections) = state.withLockedValue { state in
+            let first = !state.shuttingDown
             state.shuttingDown = true
-            return (state.channels, Array(state.connections.values))
+            return (first, state.channels, Array(state.connections.values))
+        }
+        guard first else {
+            // A shutdown is under way already: wait for it.
+            await waitUntilStopped()
+            return
         }
         for channel in channels {
             try? await channel.close()
@@ -352,10 +360,31 @@ public final class SPDYServer: @unchecked Sendable {
         for (channel, _) in connections {
             try? await channel.closeFuture.get()
         }
+        let waiters = state.withLockedValue { state in
+            state.stopped = true
+            defer { state.stopWaiters = [] }
+            return state.stopWaiters
+        }
+        for waiter in waiters { waiter.resume() }
         if ownsGroup {
             try await group.shutdownGracefully()
         }
     }
+
+    /// Returns once a shutdown has finished: the listening sockets and every connection are
+    /// closed.
+    public func waitUntilStopped() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let stopped = state.withLockedValue { state in
+                if !state.stopped { state.stopWaiters.append(continuation) }
+                return state.stopped
+            }
+            if stopped { continuation.resume() }
+        }
+    }
+
+    /// Whether ``start()`` has bound the listening sockets.
+    var isListening: Bool { state.withLockedValue { !$0.channels.isEmpty } }
 
     /// Blocks until the listening sockets close.
     public func wait() throws {
