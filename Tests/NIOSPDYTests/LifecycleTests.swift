@@ -38,4 +38,24 @@ struct LifecycleTests {
             try await client.shutdown()
         }
     }
+
+    @Test(
+        "a client that half-closes after its request gets the whole answer, then GOAWAY and a close",
+        arguments: [SPDYVersion.v3_1, .v2]
+    )
+    func halfClosedInput(version: SPDYVersion) async throws {
+        let server = try startServer(.plain(version))
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let (raw, log) = try await rawConnect(port: server.port!, group: group, decoding: version)
+        let request = SPDYFrame.synStream(
+            .init(streamID: 1, priority: 3, flags: .fin, headers: requestHeaders("GET", "/slow?chunks=3&ms=50")))
+        try await raw.writeAndFlush(try encodeFrames([request], version: version))
+        try await raw.close(mode: .output)
+        #expect(await closes(raw, within: .seconds(10)))
+        #expect(log.state.dataBytes == "chunk 0\nchunk 1\nchunk 2\n".utf8.count)
+        #expect(log.goAways.map(\.status) == [.ok])
+        #expect(await eventually { server.connectionCount == 0 })
+        try await group.shutdownGracefully()
+        try await server.shutdownGracefully(timeout: .seconds(5))
+    }
 }
