@@ -108,43 +108,43 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
     private let pushStreamInitializer: StreamInitializer?
     private let consumesManually: Bool
 
-    private var context: ChannelHandlerContext?
+    @exclusivity(unchecked) private var context: ChannelHandlerContext?
     /// The event loop, kept after the handler leaves the pipeline for failed futures.
     private var loop: (any EventLoop)?
-    private var flushing = false
-    private var flushAgain = false
-    private var pendingFlush = false
-    private var inReadBatch = false
-    private var closing = false
-    private var closed = false
+    @exclusivity(unchecked) private var flushing = false
+    @exclusivity(unchecked) private var flushAgain = false
+    @exclusivity(unchecked) private var pendingFlush = false
+    @exclusivity(unchecked) private var inReadBatch = false
+    @exclusivity(unchecked) private var closing = false
+    @exclusivity(unchecked) private var closed = false
     /// The error that closed (or is closing) the connection, if any.
     public private(set) var closeError: (any Error)?
     private var activated = false
     private var frameTimer: (frame: Int, task: Scheduled<Void>)?
     private var writeTimer: Scheduled<Void>?
 
-    private var observers: [(id: Int, observe: (Event) -> Void)] = []
+    @exclusivity(unchecked) private var observers: [(id: Int, observe: (Event) -> Void)] = []
     private var nextObserverID = 0
     private var pings: [UInt32: EventLoopPromise<Void>] = [:]
 
     /// Stream channels with a stream ID.
-    private var streams: [SPDYStreamID: SPDYStreamChannel] = [:]
+    @exclusivity(unchecked) private var streams: [SPDYStreamID: SPDYStreamChannel] = [:]
     /// Client stream channels whose SYN_STREAM has not been written yet.
     private var idleStreams: [ObjectIdentifier: SPDYStreamChannel] = [:]
     /// Work that has to wait until the session call in progress returns.
-    private var inSession = false
-    private var openedStreams: [SPDYStreamChannel] = []
-    private var closedStreams: [(SPDYStreamChannel, (any Error)?)] = []
-    private var flushedStreams: [SPDYStreamChannel] = []
-    private var completedWrites: [EventLoopPromise<Void>] = []
-    private var deferredWork: [() -> Void] = []
+    @exclusivity(unchecked) private var inSession = false
+    @exclusivity(unchecked) private var openedStreams: [SPDYStreamChannel] = []
+    @exclusivity(unchecked) private var closedStreams: [(SPDYStreamChannel, (any Error)?)] = []
+    @exclusivity(unchecked) private var flushedStreams: [SPDYStreamChannel] = []
+    @exclusivity(unchecked) private var completedWrites: [EventLoopPromise<Void>] = []
+    @exclusivity(unchecked) private var deferredWork: [() -> Void] = []
     /// Stream channels that received payloads during the current read.
-    private var streamsToRead: [SPDYStreamChannel] = []
+    @exclusivity(unchecked) private var streamsToRead: [SPDYStreamChannel] = []
     /// Received DATA bytes waiting in stream channels.
-    private var bufferedInboundBytes = 0
+    @exclusivity(unchecked) private var bufferedInboundBytes = 0
     /// Stream channels holding more than the per-stream cap.
-    private var streamsOverCap = Set<ObjectIdentifier>()
-    private var readPending = false
+    @exclusivity(unchecked) private var streamsOverCap = Set<ObjectIdentifier>()
+    @exclusivity(unchecked) private var readPending = false
 
     /// Creates the connection handler for `session` and installs the session's callbacks.
     ///
@@ -168,6 +168,13 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         self.pushStreamInitializer = pushStreamInitializer
         self.consumesManually = session.configuration.manualDataConsumption
         installCallbacks()
+    }
+
+    deinit {
+        // The callbacks hold this object unowned (a weak reference would put every retain of
+        // the connection on the runtime's slow path): the session must not call them once it
+        // is gone, should someone keep the session and drive it.
+        session.callbacks = SPDYSessionCallbacks()
     }
 
     /// The channel, once the handler is in a pipeline.
@@ -215,33 +222,30 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
 
     private func installCallbacks() {
         var callbacks = SPDYSessionCallbacks()
-        callbacks.send = { [weak self] _, data in self?.write(data) ?? data.readableBytes }
-        callbacks.onControlFrameReceived = { [weak self] session, frame, header in
-            guard let self else { return }
+        callbacks.send = { [unowned self] _, data in write(data) }
+        callbacks.onControlFrameReceived = { [unowned self] session, frame, header in
             notifyFrame(.controlReceived(frame, header))
             controlFrameReceived(frame)
         }
-        callbacks.onDataChunkReceived = { [weak self] _, _, id, chunk in
-            guard let self, let stream = streams[id] else { return }
+        callbacks.onDataChunkReceived = { [unowned self] _, _, id, chunk in
+            guard let stream = streams[id] else { return }
             stream.receive(.data(chunk, fin: false))
             inboundBytesAdded(stream, chunk.readableBytes)
         }
-        callbacks.onDataReceived = { [weak self] _, flags, id, length in
-            guard let self else { return }
+        callbacks.onDataReceived = { [unowned self] _, flags, id, length in
             notifyFrame(.dataReceived(id, flags, length: length))
             if flags.contains(.fin), let stream = streams[id] {
                 stream.receiveFin()
                 scheduleRead(stream)
             }
         }
-        callbacks.onStreamClosed = { [weak self] session, id, status in
-            guard let self else { return }
+        callbacks.onStreamClosed = { [unowned self] session, id, status in
             notifyFrame(.streamClosed(id, status))
             guard let stream = streams[id] else { return }
             closedStreams.append((stream, streamError(id, status, stream)))
         }
-        callbacks.onControlFrameSent = { [weak self] session, frame in
-            guard let self, !observers.isEmpty else { return }
+        callbacks.onControlFrameSent = { [unowned self] session, frame in
+            guard !observers.isEmpty else { return }
             let header =
                 session.sentControlFrameHeader
                 ?? SPDYControlFrameHeader(
@@ -249,8 +253,8 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
                     length: 0)
             notifyObservers(.frame(.controlSent(frame, header)))
         }
-        callbacks.onInvalidControlFrameReceived = { [weak self] session, frame, status in
-            guard let self, !observers.isEmpty else { return }
+        callbacks.onInvalidControlFrameReceived = { [unowned self] session, frame, status in
+            guard !observers.isEmpty else { return }
             let header =
                 session.receivedControlFrameHeader
                 ?? SPDYControlFrameHeader(
@@ -258,14 +262,14 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
                     length: 0)
             notifyObservers(.frame(.invalidControlReceived(frame, header, status)))
         }
-        callbacks.onDataSent = { [weak self] _, flags, id, length in
-            self?.notifyFrame(.dataSent(id, flags, length: length))
+        callbacks.onDataSent = { [unowned self] _, flags, id, length in
+            notifyFrame(.dataSent(id, flags, length: length))
         }
-        callbacks.onControlFrameParseError = { [weak self] _, type, header, _, code in
-            self?.notifyFrame(.parseError(type, header: header, code))
+        callbacks.onControlFrameParseError = { [unowned self] _, type, header, _, code in
+            notifyFrame(.parseError(type, header: header, code))
         }
-        callbacks.onUnknownControlFrameReceived = { [weak self] _, header, _ in
-            self?.notifyFrame(.unknownReceived(header: header))
+        callbacks.onUnknownControlFrameReceived = { [unowned self] _, header, _ in
+            notifyFrame(.unknownReceived(header: header))
         }
         session.callbacks = callbacks
     }
@@ -320,7 +324,7 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         scheduleRead(stream)
     }
 
-    private var openedStreamInitializers: [StreamInitializer] = []
+    @exclusivity(unchecked) private var openedStreamInitializers: [StreamInitializer] = []
 
     private func streamError(_ id: SPDYStreamID, _ status: SPDYStreamStatus, _ stream: SPDYStreamChannel)
         -> (any Error)?

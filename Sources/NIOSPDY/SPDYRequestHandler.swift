@@ -67,9 +67,10 @@ open class SPDYRequestHandler {
     /// The negotiated SPDY version.
     public internal(set) var version: SPDYVersion = .v3
     /// The connection (for server push and low-level access).
-    public internal(set) weak var connection: SPDYConnection?
+    public var connection: SPDYConnection? { streamChannel?.connection }
+    /// The request's stream channel.
+    public internal(set) var streamChannel: SPDYStreamChannel?
 
-    weak var streamChannel: SPDYStreamChannel?
     var status: String?
     var responseHeaders: [(String, String)] = []
     var headersSent = false

@@ -55,7 +55,6 @@ final class SPDYRequestStreamHandler: ChannelInboundHandler {
     typealias OutboundOut = SPDYStreamPayload
 
     private let server: SPDYServer
-    private let connection: SPDYConnection
     private let version: SPDYVersion
     private let budget: RequestBodyBudget
     private var context: ChannelHandlerContext?
@@ -68,9 +67,8 @@ final class SPDYRequestStreamHandler: ChannelInboundHandler {
     private var dispatched = false
     private var writer: SPDYResponseWriter?
 
-    init(server: SPDYServer, connection: SPDYConnection, version: SPDYVersion, budget: RequestBodyBudget) {
+    init(server: SPDYServer, version: SPDYVersion, budget: RequestBodyBudget) {
         self.server = server
-        self.connection = connection
         self.version = version
         self.budget = budget
     }
@@ -192,7 +190,6 @@ final class SPDYRequestStreamHandler: ChannelInboundHandler {
         handler.rfile = tooLarge ? ByteBuffer() : body
         handler.streamID = streamID
         handler.version = version
-        handler.connection = connection
         handler.streamChannel = channel
         body = ByteBuffer()
         let writer = SPDYResponseWriter(channel: channel, streamID: streamID)
@@ -200,13 +197,13 @@ final class SPDYRequestStreamHandler: ChannelInboundHandler {
         handler.wfile = writer
         // A handler may answer after its stream or connection is gone (an async responder
         // that was still working when the client went away): the answer is then dropped.
-        handler.submitResponse = { [weak self] handler in
+        handler.submitResponse = { handler in
             handler.headersSent = true
-            self?.submit(handler)
+            Self.submit(handler)
         }
         let priority = self.priority
-        handler.pushHandler = { [weak self] handler, headers, body in
-            self?.push(handler, priority: priority, headers, body)
+        handler.pushHandler = { handler, headers, body in
+            Self.push(handler, on: channel, priority: priority, headers, body)
         }
         if tooLarge {
             handler.sendError(413)
@@ -234,7 +231,7 @@ final class SPDYRequestStreamHandler: ChannelInboundHandler {
         }
     }
 
-    private func submit(_ handler: SPDYRequestHandler) {
+    private static func submit(_ handler: SPDYRequestHandler) {
         var headers = SPDYHeaders()
         headers.reserveCapacity(handler.responseHeaders.count + 2)
         headers.add(name: ":status", value: handler.status ?? "200 OK")
@@ -245,13 +242,15 @@ final class SPDYRequestStreamHandler: ChannelInboundHandler {
         handler.wfile.attach(headers: headers)
     }
 
-    private func push(
+    private static func push(
         _ handler: SPDYRequestHandler,
+        on channel: SPDYStreamChannel,
         priority: UInt8,
         _ headers: SPDYHeaders,
         _ body: ByteBuffer
     ) -> SPDYResponseWriter? {
-        guard let context, context.channel.isActive else { return nil }
+        guard channel.isActive else { return nil }
+        let connection = channel.connection
         var headers = headers
         for name in ConnectionSpecificHeaders.responseNames {
             headers.remove(name: name)

@@ -19,7 +19,8 @@ public final class SPDYResponseWriter: @unchecked Sendable {
     /// The event loop of the stream's connection.
     public let eventLoop: any EventLoop
     let streamID: SPDYStreamID
-    private weak var channel: SPDYStreamChannel?
+    /// Let go of when the stream closes.
+    private var channel: SPDYStreamChannel?
     private var pending = Deque<ByteBuffer>()
     private var pendingBytes = 0
     private var finished = false
@@ -152,6 +153,7 @@ public final class SPDYResponseWriter: @unchecked Sendable {
     /// The stream closed (reset or done): drop what is queued and fail waiting writers.
     func streamClosed() {
         closed = true
+        channel = nil
         pending.removeAll()
         pendingBytes = 0
         let waiting = waiters

@@ -292,22 +292,18 @@ public final class SPDYServer: @unchecked Sendable {
         sessionConfiguration.manualDataConsumption = true
         let session = try SPDYSession(role: .server, version: version, configuration: sessionConfiguration)
         let budget = RequestBodyBudget(limit: configuration.maxBufferedRequestBytes)
-        let connectionBox = NIOLoopBoundBox<SPDYConnection?>(nil, eventLoop: channel.eventLoop)
         let budgetBox = NIOLoopBound(budget, eventLoop: channel.eventLoop)
         let connection = SPDYConnection(
             session: session,
             streamConfiguration: configuration.streams,
             inboundStreamInitializer: { [self] stream in
                 stream.eventLoop.makeCompletedFuture {
-                    guard let connection = connectionBox.value else { throw SPDYStreamError.connectionClosed }
                     try stream.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
                     try stream.pipeline.syncOperations.addHandler(
-                        SPDYRequestStreamHandler(
-                            server: self, connection: connection, version: version, budget: budgetBox.value))
+                        SPDYRequestStreamHandler(server: self, version: version, budget: budgetBox.value))
                 }
             }
         )
-        connectionBox.value = connection
         connection.frameCompletionTimeout = configuration.frameCompletionTimeout
         connection.writeTimeout = configuration.writeTimeout
         let maxStreams = configuration.maxConcurrentStreams
@@ -330,7 +326,6 @@ public final class SPDYServer: @unchecked Sendable {
         state.withLockedValue { $0.connections[id] = (channel, bound) }
         channel.closeFuture.whenComplete { [self] _ in
             _ = state.withLockedValue { $0.connections.removeValue(forKey: id) }
-            channel.eventLoop.execute { connectionBox.value = nil }
         }
         if let idle = configuration.idleTimeout {
             try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idle))

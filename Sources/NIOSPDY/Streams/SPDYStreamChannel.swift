@@ -77,34 +77,34 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
     private var _pipeline: ChannelPipeline!
     private let flags = NIOLockedValueBox(Flags())
 
-    private(set) var state: State
-    private var activated = false
-    private var autoRead = true
-    private var unsatisfiedRead = false
+    @exclusivity(unchecked) private(set) var state: State
+    @exclusivity(unchecked) private var activated = false
+    @exclusivity(unchecked) private var autoRead = true
+    @exclusivity(unchecked) private var unsatisfiedRead = false
     /// Payloads received, not yet passed to the pipeline.
-    private var pendingReads = Deque<SPDYStreamPayload>()
+    @exclusivity(unchecked) private var pendingReads = Deque<SPDYStreamPayload>()
     /// DATA bytes in `pendingReads`.
-    private(set) var pendingReadBytes = 0
+    @exclusivity(unchecked) private(set) var pendingReadBytes = 0
     /// Whether the connection listed this channel to be read at its read-complete.
-    var scheduledForRead = false
+    @exclusivity(unchecked) var scheduledForRead = false
     /// Written, not flushed.
-    private var unflushed = Deque<(SPDYStreamPayload, EventLoopPromise<Void>?)>()
+    @exclusivity(unchecked) private var unflushed = Deque<(SPDYStreamPayload, EventLoopPromise<Void>?)>()
     /// Flushed DATA the session has not taken yet.
-    private var outbound = Deque<(ByteBuffer, EventLoopPromise<Void>?)>()
+    @exclusivity(unchecked) private var outbound = Deque<(ByteBuffer, EventLoopPromise<Void>?)>()
     /// Bytes written (flushed or not) that the session has not taken.
-    private var bufferedOutboundBytes = 0
+    @exclusivity(unchecked) private var bufferedOutboundBytes = 0
     /// Our FIN is queued after `outbound` (or went out with headers).
-    private var outboundFinished = false
+    @exclusivity(unchecked) private var outboundFinished = false
     /// HEADERS to send once `outbound` has drained (trailers written after DATA).
     private var trailers: (SPDYHeadersPayload, EventLoopPromise<Void>?)?
-    private var sentHeaders = false
-    private var providerAttached = false
+    @exclusivity(unchecked) private var sentHeaders = false
+    @exclusivity(unchecked) private var providerAttached = false
     /// The provider returned `.deferred`: new data must `resumeData`.
-    private var providerDeferred = false
-    private var watermarkWritable = true
-    private var parentWritable: Bool
+    @exclusivity(unchecked) private var providerDeferred = false
+    @exclusivity(unchecked) private var watermarkWritable = true
+    @exclusivity(unchecked) private var parentWritable: Bool
     /// The peer sent FIN (it may still wait in `pendingReads`).
-    private(set) var peerFinished = false
+    @exclusivity(unchecked) private(set) var peerFinished = false
     /// A status from the peer's RST_STREAM, seen before the session closes the stream.
     var peerResetStatus: SPDYStreamStatus?
     private var pendingClosePromise: EventLoopPromise<Void>?
@@ -493,9 +493,11 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
 
     /// The provider the session reads this stream's DATA from: it takes from `outbound`.
     private func dataProvider() -> SPDYDataProvider {
-        SPDYDataProvider { [weak self] _, _, length in
-            guard let self else { return .data(ByteBuffer(), endOfData: true) }
-            return self.readOutbound(length)
+        // Unowned: the channel stays in the connection's table until the session has closed
+        // the stream (and dropped this provider), and a weak reference would put every retain
+        // of the channel on the runtime's slow path.
+        SPDYDataProvider { [unowned self] _, _, length in
+            readOutbound(length)
         }
     }
 
