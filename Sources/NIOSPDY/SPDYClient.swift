@@ -454,12 +454,11 @@ public final class SPDYClientConnection: @unchecked Sendable {
 
     fileprivate func submit(_ request: RequestStreamHandler.Request, _ handler: SPDYStreamHandler, attempts: Int) {
         let streamHandler = RequestStreamHandler(client: self, request: request, handler: handler, attempts: attempts)
-        let bound = NIOLoopBound(streamHandler, eventLoop: eventLoop)
         streamStarted()
-        connection.createStreamChannel(promise: nil) { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(bound.value)
-            }
+        let opened = connection.openLocalStream { try $0.pipeline.syncOperations.addHandler(streamHandler) }
+        if opened == nil {
+            streamEnded()
+            handler.onConnectionClosed(error: connection.closeError)
         }
     }
 

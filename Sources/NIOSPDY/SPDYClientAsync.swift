@@ -108,14 +108,14 @@ extension SPDYClientConnection {
             head.resume(throwing: SPDYClientError.connectionClosed)
             return
         }
-        let handler = NIOLoopBound(
-            AsyncResponseHandler(client: self, request: request, head: head, attempts: attempts), eventLoop: eventLoop)
+        let handler = AsyncResponseHandler(client: self, request: request, head: head, attempts: attempts)
         streamStarted()
-        connection.createStreamChannel(promise: nil) { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
-                try channel.pipeline.syncOperations.addHandler(handler.value)
-            }
+        let opened = connection.openLocalStream(autoRead: false) {
+            try $0.pipeline.syncOperations.addHandler(handler)
+        }
+        if opened == nil {
+            streamEnded()
+            head.resume(throwing: SPDYClientError.connectionClosed)
         }
     }
 }

@@ -86,6 +86,20 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
     /// Initializes a stream channel: adds its handlers.
     public typealias StreamInitializer = @Sendable (any Channel) -> EventLoopFuture<Void>
 
+    /// How a new stream channel is set up: a public initializer, or the library's own
+    /// synchronous one (no futures on the per-request path).
+    enum StreamSetUp {
+        case initializer(StreamInitializer)
+        case synchronous(autoRead: Bool, (SPDYStreamChannel) throws -> Void)
+
+        func run(on stream: SPDYStreamChannel) {
+            switch self {
+            case .initializer(let initializer): stream.configure(initializer: initializer, promise: nil)
+            case .synchronous(let autoRead, let setUp): stream.configureNow(autoRead: autoRead, setUp)
+            }
+        }
+    }
+
     /// The session this connection drives. Submit frames on it only through the stream
     /// channels, or for connection-level frames (SETTINGS, PING, GOAWAY) followed by ``flush()``.
     public let session: SPDYSession
@@ -104,8 +118,8 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
     /// and ``SPDYClient`` set it from their configurations (60 seconds by default).
     public var writeTimeout: TimeAmount?
 
-    private let inboundStreamInitializer: StreamInitializer?
-    private let pushStreamInitializer: StreamInitializer?
+    private let inboundStreamSetUp: StreamSetUp?
+    private let pushStreamSetUp: StreamSetUp?
     private let consumesManually: Bool
 
     @exclusivity(unchecked) private var context: ChannelHandlerContext?
@@ -133,7 +147,9 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
     private var idleStreams: [ObjectIdentifier: SPDYStreamChannel] = [:]
     /// Work that has to wait until the session call in progress returns.
     @exclusivity(unchecked) private var inSession = false
-    @exclusivity(unchecked) private var openedStreams: [SPDYStreamChannel] = []
+    @exclusivity(unchecked) private var openedStreams: [(SPDYStreamChannel, StreamSetUp)] = []
+    /// Work that waits until a stream channel's close callbacks have returned.
+    @exclusivity(unchecked) private var closeWork: [() -> Void] = []
     @exclusivity(unchecked) private var closedStreams: [(SPDYStreamChannel, (any Error)?)] = []
     @exclusivity(unchecked) private var flushedStreams: [SPDYStreamChannel] = []
     @exclusivity(unchecked) private var completedWrites: [EventLoopPromise<Void>] = []
@@ -156,16 +172,30 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
     ///     REFUSED_STREAM.
     ///   - pushStreamInitializer: On a client, sets up the channel of each stream the server
     ///     pushes. Without one, pushed streams are refused with RST_STREAM CANCEL.
-    public init(
+    public convenience init(
         session: SPDYSession,
         streamConfiguration: StreamConfiguration = .init(),
         inboundStreamInitializer: StreamInitializer? = nil,
         pushStreamInitializer: StreamInitializer? = nil
     ) {
+        self.init(
+            session: session,
+            streamConfiguration: streamConfiguration,
+            inbound: inboundStreamInitializer.map { .initializer($0) },
+            push: pushStreamInitializer.map { .initializer($0) }
+        )
+    }
+
+    init(
+        session: SPDYSession,
+        streamConfiguration: StreamConfiguration,
+        inbound: StreamSetUp?,
+        push: StreamSetUp?
+    ) {
         self.session = session
         self.streamConfiguration = streamConfiguration
-        self.inboundStreamInitializer = inboundStreamInitializer
-        self.pushStreamInitializer = pushStreamInitializer
+        self.inboundStreamSetUp = inbound
+        self.pushStreamSetUp = push
         self.consumesManually = session.configuration.manualDataConsumption
         installCallbacks()
     }
@@ -301,8 +331,8 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         let fin = syn.flags.contains(.fin)
         // A SYN_STREAM with both FIN and UNIDIRECTIONAL never opens a stream.
         guard !(fin && unidirectional), let parent = context?.channel else { return }
-        let initializer = session.role == .server ? inboundStreamInitializer : pushStreamInitializer
-        guard let initializer else {
+        let setUp = session.role == .server ? inboundStreamSetUp : pushStreamSetUp
+        guard let setUp else {
             try? session.submitRstStream(
                 streamID: syn.streamID, status: session.role == .server ? .refusedStream : .cancel)
             return
@@ -319,12 +349,9 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
                     headers: syn.headers,
                     fin: fin
                 )))
-        openedStreams.append((stream))
-        openedStreamInitializers.append(initializer)
+        openedStreams.append((stream, setUp))
         scheduleRead(stream)
     }
-
-    @exclusivity(unchecked) private var openedStreamInitializers: [StreamInitializer] = []
 
     private func streamError(_ id: SPDYStreamID, _ status: SPDYStreamStatus, _ stream: SPDYStreamChannel)
         -> (any Error)?
@@ -450,36 +477,52 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         {
             if !openedStreams.isEmpty {
                 let opened = openedStreams
-                let initializers = openedStreamInitializers
-                openedStreams = []
-                openedStreamInitializers = []
-                for (stream, initializer) in zip(opened, initializers) {
-                    stream.configure(initializer: initializer, promise: nil)
-                }
+                openedStreams.removeAll(keepingCapacity: true)
+                for (stream, setUp) in opened { setUp.run(on: stream) }
             }
             if !closedStreams.isEmpty {
                 let closedNow = closedStreams
-                closedStreams = []
+                closedStreams.removeAll(keepingCapacity: true)
                 for (stream, error) in closedNow { stream.streamClosed(error: error) }
             }
             if !completedWrites.isEmpty {
                 let completed = completedWrites
-                completedWrites = []
+                completedWrites.removeAll(keepingCapacity: true)
                 for promise in completed { promise.succeed(()) }
             }
             if !deferredWork.isEmpty {
                 let work = deferredWork
-                deferredWork = []
+                deferredWork.removeAll(keepingCapacity: true)
                 for item in work { item() }
+                // What they submitted must be sent: by the flush in progress, if any, or by
+                // the next one.
                 pendingFlush = true
+                flushAgain = true
             }
             if !flushedStreams.isEmpty {
                 let flushed = flushedStreams
-                flushedStreams = []
+                flushedStreams.removeAll(keepingCapacity: true)
                 for stream in flushed { stream.submitFlushed() }
                 pendingFlush = true
+                flushAgain = true
             }
         }
+    }
+
+    /// Runs `work` once the close callbacks of a stream channel have returned: in one task
+    /// on the event loop for all the streams that closed meanwhile.
+    func afterClose(_ work: @escaping () -> Void) {
+        closeWork.append(work)
+        if closeWork.count == 1, let loop {
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            loop.execute { bound.value.runCloseWork() }
+        }
+    }
+
+    private func runCloseWork() {
+        let work = closeWork
+        closeWork.removeAll(keepingCapacity: true)
+        for item in work { item() }
     }
 
     // MARK: Opening streams
@@ -527,22 +570,15 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         return loop
     }
 
-    /// Opens a stream of ours with `handler` as its pipeline, on the event loop, at once:
-    /// for pushed streams, whose SYN_STREAM the caller writes right away.
-    func openLocalStream(handler: any ChannelHandler) -> SPDYStreamChannel? {
+    /// Opens a stream of ours, set up synchronously on the event loop by `setUp` (the library's
+    /// own streams: requests of ``SPDYClientConnection``, pushed resources), with no futures.
+    @discardableResult
+    func openLocalStream(autoRead: Bool = true, _ setUp: (SPDYStreamChannel) throws -> Void) -> SPDYStreamChannel? {
         guard let context, !closed else { return nil }
         let stream = SPDYStreamChannel(
             connection: self, parent: context.channel, streamID: nil, configuration: streamConfiguration)
         idleStreams[ObjectIdentifier(stream)] = stream
-        let bound = UncheckedSendable(handler)
-        stream.configure(
-            initializer: { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(bound.value)
-                }
-            },
-            promise: nil
-        )
+        stream.configureNow(autoRead: autoRead, setUp)
         return stream
     }
 
@@ -614,7 +650,7 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
     public func channelReadComplete(context: ChannelHandlerContext) {
         if !streamsToRead.isEmpty {
             let ready = streamsToRead
-            streamsToRead = []
+            streamsToRead.removeAll(keepingCapacity: true)
             for stream in ready {
                 stream.scheduledForRead = false
                 stream.parentReadComplete()
@@ -815,7 +851,6 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         streams = [:]
         idleStreams = [:]
         openedStreams = []
-        openedStreamInitializers = []
         closedStreams = []
         for stream in open {
             stream.streamClosed(error: SPDYStreamError.connectionClosed)

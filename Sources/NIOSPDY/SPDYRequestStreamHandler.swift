@@ -257,7 +257,7 @@ final class SPDYRequestStreamHandler: ChannelInboundHandler {
         }
         let pushHandler = PushedStreamHandler()
         guard
-            let pushed = connection.openLocalStream(handler: pushHandler)
+            let pushed = connection.openLocalStream({ try $0.pipeline.syncOperations.addHandler(pushHandler) })
         else { return nil }
         let open = SPDYStreamPayload.headers(
             .init(

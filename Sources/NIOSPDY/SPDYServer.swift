@@ -292,17 +292,14 @@ public final class SPDYServer: @unchecked Sendable {
         sessionConfiguration.manualDataConsumption = true
         let session = try SPDYSession(role: .server, version: version, configuration: sessionConfiguration)
         let budget = RequestBodyBudget(limit: configuration.maxBufferedRequestBytes)
-        let budgetBox = NIOLoopBound(budget, eventLoop: channel.eventLoop)
         let connection = SPDYConnection(
             session: session,
             streamConfiguration: configuration.streams,
-            inboundStreamInitializer: { [self] stream in
-                stream.eventLoop.makeCompletedFuture {
-                    try stream.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
-                    try stream.pipeline.syncOperations.addHandler(
-                        SPDYRequestStreamHandler(server: self, version: version, budget: budgetBox.value))
-                }
-            }
+            inbound: .synchronous(autoRead: false) { [self] stream in
+                try stream.pipeline.syncOperations.addHandler(
+                    SPDYRequestStreamHandler(server: self, version: version, budget: budget))
+            },
+            push: nil
         )
         connection.frameCompletionTimeout = configuration.frameCompletionTimeout
         connection.writeTimeout = configuration.writeTimeout

@@ -149,6 +149,18 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
         }
     }
 
+    /// Sets the channel up synchronously, on the event loop, then activates it: the path of
+    /// the library's own stream handlers (no futures, no option lookups).
+    func configureNow(autoRead: Bool, _ setUp: (SPDYStreamChannel) throws -> Void) {
+        self.autoRead = autoRead
+        do {
+            try setUp(self)
+            activate()
+        } catch {
+            initializationFailed(error)
+        }
+    }
+
     private func activate() {
         guard state != .closed, !activated else { return }
         activated = true
@@ -658,9 +670,10 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
             pipeline.fireChannelInactive()
         }
         connection.streamChannelClosed(self)
-        eventLoop.execute {
-            self.removeHandlers(pipeline: self.pipeline)
-            self.closePromise.succeed(())
+        // Once the handlers' close callbacks have returned.
+        connection.afterClose { [self] in
+            removeHandlers(pipeline: pipeline)
+            closePromise.succeed(())
         }
     }
 
