@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .library(name: "SPDY", targets: ["SPDY"]),
         .library(name: "NIOSPDY", targets: ["NIOSPDY"]),
+        .library(name: "NIOSPDYOpenSSL", targets: ["NIOSPDYOpenSSL"]),
         .executable(name: "spdy-example", targets: ["SPDYExample"]),
         .executable(name: "spdyserv", targets: ["spdyserv"]),
         .executable(name: "spdy-interop", targets: ["spdy-interop"]),
@@ -34,7 +35,8 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
         // The system OpenSSL, for the TLS backend that offers NPN next to ALPN (SPDY-era
-        // clients); swift-nio-ssl (BoringSSL, prefixed symbols) stays the default backend.
+        // clients) in NIOSPDYOpenSSL; swift-nio-ssl (BoringSSL, prefixed symbols) stays the
+        // default backend, and NIOSPDY does not need libssl-dev.
         .systemLibrary(
             name: "COpenSSL",
             pkgConfig: "openssl",
@@ -53,7 +55,6 @@ let package = Package(
             name: "NIOSPDY",
             dependencies: [
                 "SPDY",
-                "COpenSSL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -65,10 +66,25 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The TLS provider on the system OpenSSL (NPN next to ALPN) for SPDYServer and
+        // SPDYClient.
+        .target(
+            name: "NIOSPDYOpenSSL",
+            dependencies: [
+                "NIOSPDY",
+                "SPDY",
+                "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "spdyserv",
             dependencies: [
                 "NIOSPDY",
+                "NIOSPDYOpenSSL",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
@@ -90,6 +106,7 @@ let package = Package(
             name: "spdycat",
             dependencies: [
                 "NIOSPDY",
+                "NIOSPDYOpenSSL",
                 "SPDY",
                 "SPDYToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -102,8 +119,10 @@ let package = Package(
             name: "spdyd",
             dependencies: [
                 "NIOSPDY",
+                "NIOSPDYOpenSSL",
                 "SPDY",
                 "SPDYToolSupport",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -149,11 +168,25 @@ let package = Package(
                 "SPDY",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The OpenSSL provider against our server and client, openssl s_client and s_server.
+        .testTarget(
+            name: "NIOSPDYOpenSSLTests",
+            dependencies: [
+                "NIOSPDYOpenSSL",
+                "NIOSPDY",
+                "SPDY",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         // End-to-end tests of spdycat, spdyd and spdyload: they run the built executables.

@@ -19,6 +19,10 @@ static inline int copenssl_ctx_set_min_proto_version(SSL_CTX *ctx, int version) 
     return (int)SSL_CTX_set_min_proto_version(ctx, version);
 }
 
+static inline int copenssl_ctx_set_max_proto_version(SSL_CTX *ctx, int version) {
+    return (int)SSL_CTX_set_max_proto_version(ctx, version);
+}
+
 static inline int copenssl_set_max_proto_version(SSL *ssl, int version) {
     return (int)SSL_set_max_proto_version(ssl, version);
 }
@@ -44,7 +48,10 @@ static inline void *copenssl_get_ex_data_pointer(const SSL *ssl) {
 }
 
 /* Constants Swift imports awkwardly (macros of casts, or absent). */
+static const int copenssl_tls1_version = TLS1_VERSION;
+static const int copenssl_tls1_1_version = TLS1_1_VERSION;
 static const int copenssl_tls1_2_version = TLS1_2_VERSION;
+static const int copenssl_tls1_3_version = TLS1_3_VERSION;
 static const int copenssl_tlsext_err_ok = SSL_TLSEXT_ERR_OK;
 static const int copenssl_tlsext_err_noack = SSL_TLSEXT_ERR_NOACK;
 static const int copenssl_tlsext_err_alert_fatal = SSL_TLSEXT_ERR_ALERT_FATAL;

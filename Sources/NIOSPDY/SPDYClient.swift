@@ -170,14 +170,13 @@ public final class SPDYClient: Sendable {
         public var establishedObserver:
             (@Sendable (_ connection: Int, _ version: SPDYVersion, _ alpnProtocol: String?) -> Void)?
 
-        /// The TLS implementation: swift-nio-ssl with ALPN (the default), or the system
-        /// OpenSSL offering ALPN and NPN (for servers of the SPDY era that speak NPN only).
-        public var tlsBackend: SPDYTLS.Backend
-        /// With an OpenSSL backend, called during a handshake that negotiates by NPN with
-        /// the connection's number, the protocols the server offered and the one we chose
-        /// (`nil`: none of ours, and the handshake fails). It runs on the connection's event
-        /// loop (spdycat's "NPN select next protocol" log).
-        public var npnObserver: (@Sendable (_ connection: Int, _ offered: [String], _ selected: String?) -> Void)?
+        /// The lowest TLS version accepted. Default TLS 1.2, with the cipher suites described
+        /// at ``SPDYTLS``; lower it only for servers that know nothing newer.
+        public var minimumTLSVersion: TLSVersion
+        /// The TLS implementation; `nil` (the default) is swift-nio-ssl with ALPN.
+        /// `NIOSPDYOpenSSL`'s `.openSSL()` is the system OpenSSL offering ALPN and NPN, for
+        /// servers of the SPDY era that speak NPN only.
+        public var tlsProvider: (any SPDYTLS.ClientProvider)?
 
         /// Creates a configuration.
         public init(
@@ -197,11 +196,11 @@ public final class SPDYClient: Sendable {
             )? = nil,
             frameCompletionTimeout: TimeAmount? = .seconds(30),
             writeTimeout: TimeAmount? = .seconds(60),
-            tlsBackend: SPDYTLS.Backend = .nioSSL,
-            npnObserver: (@Sendable (_ connection: Int, _ offered: [String], _ selected: String?) -> Void)? = nil
+            minimumTLSVersion: TLSVersion = .tlsv12,
+            tlsProvider: (any SPDYTLS.ClientProvider)? = nil
         ) {
-            self.tlsBackend = tlsBackend
-            self.npnObserver = npnObserver
+            self.minimumTLSVersion = minimumTLSVersion
+            self.tlsProvider = tlsProvider
             self.frameCompletionTimeout = frameCompletionTimeout
             self.writeTimeout = writeTimeout
             self.clientIdentity = clientIdentity
@@ -224,8 +223,8 @@ public final class SPDYClient: Sendable {
     /// The event loops of the connections.
     public let group: any EventLoopGroup
     private let ownsGroup: Bool
-    private let sslContext: NIOSSLContext
-    private let openSSLContext: OpenSSLContext?
+    private let sslContext: NIOSSLContext?
+    private let customTLS: (any SPDYTLS.ClientContext)?
     private let connectionCounter = NIOLockedValueBox(0)
 
     /// Creates a client.
@@ -238,15 +237,21 @@ public final class SPDYClient: Sendable {
             self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             ownsGroup = true
         }
-        sslContext = try NIOSSLContext(
-            configuration: SPDYTLS.clientConfiguration(
-                versions: configuration.versions,
-                verifyCertificates: configuration.verifyCertificates,
-                trustRoots: configuration.trustRoots,
-                identity: configuration.clientIdentity
+        if let provider = configuration.tlsProvider {
+            sslContext = nil
+            customTLS = try provider.makeClientContext(configuration: configuration)
+        } else {
+            sslContext = try NIOSSLContext(
+                configuration: SPDYTLS.clientConfiguration(
+                    versions: configuration.versions,
+                    verifyCertificates: configuration.verifyCertificates,
+                    trustRoots: configuration.trustRoots,
+                    identity: configuration.clientIdentity,
+                    minimumTLSVersion: configuration.minimumTLSVersion
+                )
             )
-        )
-        openSSLContext = try OpenSSLContext(client: configuration)
+            customTLS = nil
+        }
     }
 
     /// Opens a connection; `tls` negotiates the version by ALPN, otherwise
@@ -256,20 +261,40 @@ public final class SPDYClient: Sendable {
     /// certificate instead of `host` (spdycat's `-H ':host: name'`). A handshake that
     /// fails throws the TLS error (such as a certificate that does not verify); one that
     /// does not finish within ``Configuration-swift.struct/connectTimeout`` throws
-    /// ``SPDYClientError/negotiationFailed(_:)`` with `"timed out"`.
+    /// ``SPDYClientError/negotiationFailed(_:)`` with `"timed out"`. When a
+    /// ``Configuration-swift.struct/tlsProvider`` reports ``SPDYTLS/NoProtocolAtTLS13`` (it
+    /// offered NPN, which TLS 1.3 lacks), the connection is made once more, held to TLS 1.2.
     public func connect(
         host: String,
         port: Int,
         tls: Bool = true,
         serverName: String? = nil
     ) async throws -> SPDYClientConnection {
-        let configuration = self.configuration
-        let sslContext = self.sslContext
-        let openSSLContext = self.openSSLContext
         let number = connectionCounter.withLockedValue { counter in
             counter += 1
             return counter
         }
+        do {
+            return try await connectOnce(host: host, port: port, tls: tls, serverName: serverName, number: number)
+        } catch is SPDYTLS.NoProtocolAtTLS13 {
+            return try await connectOnce(
+                host: host, port: port, tls: tls, serverName: serverName, number: number, maximumTLSVersion: .tlsv12)
+        }
+    }
+
+    /// One connection attempt of ``connect(host:port:tls:serverName:)``; a custom TLS
+    /// context offers at most `maximumTLSVersion` (`nil`: its own choice).
+    private func connectOnce(
+        host: String,
+        port: Int,
+        tls: Bool,
+        serverName: String?,
+        number: Int,
+        maximumTLSVersion: TLSVersion? = nil
+    ) async throws -> SPDYClientConnection {
+        let configuration = self.configuration
+        let sslContext = self.sslContext
+        let customTLS = self.customTLS
         let result = NIOLockedValueBox<EventLoopPromise<SPDYClientConnection>?>(nil)
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(configuration.connectTimeout)
@@ -292,13 +317,11 @@ public final class SPDYClient: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     let name = serverName ?? host
                     let isAddress = (try? SocketAddress(ipAddress: name, port: 0)) != nil
-                    if let openSSLContext {
-                        let ssl = OpenSSLHandler(context: openSSLContext, serverName: name)
-                        if let observer = configuration.npnObserver {
-                            ssl.npnObserver = { offered, selected in observer(number, offered, selected) }
-                        }
-                        try channel.pipeline.syncOperations.addHandler(ssl)
-                    } else {
+                    if let customTLS {
+                        let attempt = SPDYTLS.ConnectionAttempt(
+                            serverName: name, connectionNumber: number, maximumTLSVersion: maximumTLSVersion)
+                        try customTLS.addHandlers(to: channel, for: attempt)
+                    } else if let sslContext {
                         let ssl = try NIOSSLClientHandler(context: sslContext, serverHostname: isAddress ? nil : name)
                         try channel.pipeline.syncOperations.addHandler(ssl)
                     }

@@ -16,12 +16,13 @@ import SPDY
 public final class SPDYServer: @unchecked Sendable {
     /// How connections are secured.
     public enum Transport: Sendable {
-        /// TLS with ALPN offering `versions` (most preferred first).
-        case tls(SPDYTLS.Identity, versions: [SPDYVersion])
-        /// TLS on the system OpenSSL offering `versions` by ALPN *and* NPN, for SPDY-era
-        /// clients that know only NPN. A ClientHello offering NPN but no ALPN protocol of
-        /// ours is held to TLS 1.2 (NPN does not exist in TLS 1.3); ALPN clients keep TLS 1.3.
-        case openSSL(SPDYTLS.Identity, versions: [SPDYVersion])
+        /// TLS on swift-nio-ssl with ALPN offering `versions` (most preferred first),
+        /// accepting TLS `minimumTLSVersion` and later (default 1.2; lower it only for
+        /// clients that know nothing newer, see ``SPDYTLS``).
+        case tls(SPDYTLS.Identity, versions: [SPDYVersion], minimumTLSVersion: TLSVersion = .tlsv12)
+        /// TLS by another implementation, such as the system OpenSSL offering NPN next to
+        /// ALPN for SPDY-era clients (`NIOSPDYOpenSSL`'s `.openSSL(identity, versions:)`).
+        case custom(any SPDYTLS.ServerProvider)
         /// Plain TCP speaking one version (no negotiation).
         case plain(SPDYVersion)
     }
@@ -119,7 +120,7 @@ public final class SPDYServer: @unchecked Sendable {
 
     private let ownsGroup: Bool
     private let sslContext: NIOSSLContext?
-    private let openSSLContext: OpenSSLContext?
+    private let customTLS: (any SPDYTLS.ServerContext)?
     private let state = NIOLockedValueBox(State())
 
     private struct State {
@@ -182,16 +183,18 @@ public final class SPDYServer: @unchecked Sendable {
             self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
             self.ownsGroup = true
         }
-        if case .tls(let identity, let versions) = configuration.transport {
+        switch configuration.transport {
+        case .tls(let identity, let versions, let minimumTLSVersion):
             sslContext = try NIOSSLContext(
-                configuration: SPDYTLS.serverConfiguration(identity: identity, versions: versions))
-        } else {
+                configuration: SPDYTLS.serverConfiguration(
+                    identity: identity, versions: versions, minimumTLSVersion: minimumTLSVersion))
+            customTLS = nil
+        case .custom(let provider):
             sslContext = nil
-        }
-        if case .openSSL(let identity, let versions) = configuration.transport {
-            openSSLContext = try OpenSSLContext(server: identity, versions: versions)
-        } else {
-            openSSLContext = nil
+            customTLS = try provider.makeServerContext()
+        case .plain:
+            sslContext = nil
+            customTLS = nil
         }
     }
 
@@ -255,7 +258,7 @@ public final class SPDYServer: @unchecked Sendable {
             return channel.eventLoop.makeCompletedFuture {
                 try self.addSPDYHandlers(to: channel, version: version)
             }
-        case .tls, .openSSL:
+        case .tls, .custom:
             let negotiated = NIOLockedValueBox(false)
             let timeout = channel.eventLoop.scheduleTask(in: configuration.handshakeTimeout) {
                 if !negotiated.withLockedValue({ $0 }) {
@@ -276,10 +279,10 @@ public final class SPDYServer: @unchecked Sendable {
                 }
             }
             return channel.eventLoop.makeCompletedFuture {
-                if let openSSLContext {
-                    try channel.pipeline.syncOperations.addHandler(OpenSSLHandler(context: openSSLContext))
-                } else {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext!))
+                if let customTLS {
+                    try customTLS.addHandlers(to: channel)
+                } else if let sslContext {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
                 }
                 try channel.pipeline.syncOperations.addHandler(alpn)
             }

@@ -7,6 +7,10 @@ import SwiftASN1
 import X509
 
 /// TLS settings of a SPDY server or client: SPDY versions are negotiated with ALPN.
+///
+/// Both TLS backends (swift-nio-ssl here, the system OpenSSL in `NIOSPDYOpenSSL`) accept
+/// TLS 1.2 and 1.3 with forward-secret AEAD cipher suites only, unless a lower
+/// `minimumTLSVersion` is given for clients of the SPDY era that know only TLS 1.0 or 1.1.
 public enum SPDYTLS {
     /// An error setting up TLS.
     public struct SetupError: Error, CustomStringConvertible, Sendable {
@@ -90,29 +94,64 @@ public enum SPDYTLS {
         versions.map(\.protocolName)
     }
 
-    /// A server TLS configuration offering `versions` by ALPN.
+    /// The TLS 1.2 cipher suites of both backends (OpenSSL names): ECDHE key exchange with
+    /// AES-GCM or ChaCha20-Poly1305. TLS 1.3 has its own suites, all of them AEAD.
+    package static let modernCipherSuites = [
+        "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+    ]
+
+    /// What TLS 1.0 and 1.1, which have no AEAD suites, need on top: ECDHE with AES-CBC and
+    /// SHA-1, as the browsers and Android of the SPDY era offer.
+    package static let legacyCipherSuites = [
+        "ECDHE-ECDSA-AES128-SHA", "ECDHE-RSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "ECDHE-RSA-AES256-SHA",
+    ]
+
+    /// Whether `version` is below TLS 1.2, so that the legacy suites are needed.
+    package static func isLegacy(_ version: TLSVersion) -> Bool {
+        version == .tlsv1 || version == .tlsv11
+    }
+
+    /// The TLS 1.2-and-below cipher list (OpenSSL syntax) for a minimum of `minimumTLSVersion`.
+    package static func cipherList(minimumTLSVersion: TLSVersion) -> String {
+        let suites = modernCipherSuites + (isLegacy(minimumTLSVersion) ? legacyCipherSuites : [])
+        return suites.joined(separator: ":")
+    }
+
+    /// A server TLS configuration offering `versions` by ALPN, accepting TLS
+    /// `minimumTLSVersion` (default 1.2) and later with the cipher suites described at
+    /// ``SPDYTLS``.
     public static func serverConfiguration(
         identity: Identity,
-        versions: [SPDYVersion] = SPDYVersion.negotiationPreference
+        versions: [SPDYVersion] = SPDYVersion.negotiationPreference,
+        minimumTLSVersion: TLSVersion = .tlsv12
     ) -> TLSConfiguration {
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: identity.certificateChain.map { .certificate($0) },
             privateKey: .privateKey(identity.privateKey)
         )
         configuration.applicationProtocols = protocolNames(versions)
+        configuration.minimumTLSVersion = minimumTLSVersion
+        configuration.cipherSuites = cipherList(minimumTLSVersion: minimumTLSVersion)
         return configuration
     }
 
     /// A client TLS configuration offering `versions` by ALPN; with `verifyCertificates`
     /// off the server's certificate is accepted as it is (for self-signed development servers).
     /// `identity`, when given, is the client certificate presented to a server that asks for one.
+    /// It accepts TLS `minimumTLSVersion` (default 1.2) and later with the cipher suites
+    /// described at ``SPDYTLS``.
     public static func clientConfiguration(
         versions: [SPDYVersion] = SPDYVersion.negotiationPreference,
         verifyCertificates: Bool = true,
         trustRoots: [NIOSSLCertificate]? = nil,
-        identity: Identity? = nil
+        identity: Identity? = nil,
+        minimumTLSVersion: TLSVersion = .tlsv12
     ) -> TLSConfiguration {
         var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = minimumTLSVersion
+        configuration.cipherSuites = cipherList(minimumTLSVersion: minimumTLSVersion)
         if let identity {
             configuration.certificateChain = identity.certificateChain.map { .certificate($0) }
             configuration.privateKey = .privateKey(identity.privateKey)

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NIOSPDY
+import NIOSPDYOpenSSL
 import SPDY
 import SPDYToolSupport
 
@@ -96,8 +97,7 @@ final class FetchSession: @unchecked Sendable {
         }
         configuration.establishedObserver = { [self] _, _, alpn in established(alpn: alpn) }
         if settings.npn {
-            configuration.tlsBackend = .openSSLNPNOnly
-            configuration.npnObserver = { [self] _, offered, selected in
+            configuration.tlsProvider = .openSSL(.npnOnly) { [self] _, offered, selected in
                 npnSelect(offered: offered, selected: selected)
             }
         }
@@ -278,7 +278,8 @@ final class FetchSession: @unchecked Sendable {
             case .negotiationFailed("timed out"):
                 return "Request to \(hostport) timed out in SSL/TLS handshake."
             case .negotiationFailed:
-                return "No supported SPDY version was negotiated (the server offered no SPDY protocol by ALPN)."
+                let mechanism = settings.npn ? "NPN" : "ALPN"
+                return "No supported SPDY version was negotiated (the server offered no SPDY protocol by \(mechanism))."
             case .connectionClosed:
                 return "Fatal: \(address) closed the connection during the SSL/TLS handshake."
             default:

@@ -107,8 +107,9 @@ struct Spdycat: AsyncParsableCommand {
                 --no-tls           Disable SSL/TLS. Use -2, -3 or --spdy3-1 to
                                    specify SPDY protocol version to use.
                 --npn              Use the system OpenSSL and negotiate by NPN
-                                   (no ALPN offer), as the original did: for
-                                   servers of the SPDY era that know only NPN.
+                                   (no ALPN offer, TLS 1.2), as the original
+                                   did: for servers of the SPDY era that know
+                                   only NPN.
                 -d, --data=<FILE>  Post FILE to server. If - is given, data
                                    will be read from stdin.
                 -m, --multiply=<N> Request each URI <N> times. By default, same

@@ -3,6 +3,8 @@ import Dispatch
 import NIOCore
 import NIOPosix
 import NIOSPDY
+import NIOSPDYOpenSSL
+import NIOSSL
 import SPDY
 import SPDYToolSupport
 
@@ -22,7 +24,9 @@ struct Spdyd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spdyd",
         abstract: "SPDY server: serves the files under a folder over SPDY/2, SPDY/3 and SPDY/3.1.",
-        usage: "spdyd [-23DVhv] [-d <PATH>] [--no-tls] [--npn] [--color] <PORT> [<PRIVATE_KEY> <CERT>]",
+        usage:
+            "spdyd [-23DVhv] [-d <PATH>] [--no-tls] [--npn] [--tls-min <VERSION>] [--color] <PORT> "
+            + "[<PRIVATE_KEY> <CERT>]",
         discussion: """
             Listens on <PORT> on every IPv6 and IPv4 address, runs one event loop per core and \
             announces MAX_CONCURRENT_STREAMS=100. With TLS (the default) the version is \
@@ -31,7 +35,7 @@ struct Spdyd: AsyncParsableCommand {
             verification, e.g. `spdycat -k`). --no-tls speaks one version over plain TCP and \
             needs -2, -3 or --spdy3-1. --npn uses the system OpenSSL and offers NPN next to \
             ALPN on the same port, for SPDY-era clients that know only NPN (such as the \
-            original spdycat); their connections are held to TLS 1.2, ALPN clients keep TLS 1.3.
+            original spdycat); their connections are held to TLS 1.2, ALPN clients keep TLS 1.3.             Both accept TLS 1.2 and 1.3 with ECDHE and AEAD cipher suites only; --tls-min 1.0             (or 1.1) also lets in clients that know nothing newer, such as browsers and Android             versions of the SPDY era, with ECDHE-AES-CBC-SHA suites.
 
             Any method is answered once the request is complete; request bodies are ignored. \
             A missing :method, :path, :version, :scheme or :host gives 400. The query is \
@@ -79,6 +83,11 @@ struct Spdyd: AsyncParsableCommand {
     @Flag(help: "TLS on the system OpenSSL, offering NPN next to ALPN (for SPDY-era clients).")
     var npn = false
 
+    @Option(
+        name: .customLong("tls-min"),
+        help: ArgumentHelp("The lowest TLS version accepted: 1.0, 1.1, 1.2 (default) or 1.3.", valueName: "VERSION"))
+    var tlsMinimum: TLSMinimum?
+
     @Flag(help: "Color the -v output.")
     var color = false
 
@@ -106,6 +115,9 @@ struct Spdyd: AsyncParsableCommand {
         }
         if noTLS && npn {
             throw ValidationError("--npn is for TLS; leave it out with --no-tls")
+        }
+        if noTLS && tlsMinimum != nil {
+            throw ValidationError("--tls-min is for TLS; leave it out with --no-tls")
         }
         if noTLS && privateKey != nil {
             throw ValidationError("<PRIVATE_KEY> and <CERT> are for TLS; leave them out with --no-tls")
@@ -189,8 +201,11 @@ struct Spdyd: AsyncParsableCommand {
                 "spdyd: no <PRIVATE_KEY> and <CERT> given: using an ephemeral self-signed certificate "
                     + "for localhost (clients must not verify it, e.g. spdycat -k)\n")
         }
+        let versions = versionOptions.versions
+        let minimum = (tlsMinimum ?? .v1_2).version
         return npn
-            ? .openSSL(identity, versions: versionOptions.versions) : .tls(identity, versions: versionOptions.versions)
+            ? .openSSL(identity, versions: versions, minimumTLSVersion: minimum)
+            : .tls(identity, versions: versions, minimumTLSVersion: minimum)
     }
 
     /// "IPv4: listen on port N" and "IPv6: listen on port N", as the original prints them; an
@@ -256,5 +271,23 @@ final class SignalWaiter {
 
     deinit {
         for source in sources { source.cancel() }
+    }
+}
+
+/// A TLS version as `--tls-min` takes it.
+enum TLSMinimum: String, ExpressibleByArgument, CaseIterable {
+    case v1_0 = "1.0"
+    case v1_1 = "1.1"
+    case v1_2 = "1.2"
+    case v1_3 = "1.3"
+
+    /// The version for the server's transport.
+    var version: TLSVersion {
+        switch self {
+        case .v1_0: .tlsv1
+        case .v1_1: .tlsv11
+        case .v1_2: .tlsv12
+        case .v1_3: .tlsv13
+        }
     }
 }

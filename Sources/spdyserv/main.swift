@@ -5,6 +5,7 @@
 
 import NIOCore
 import NIOSPDY
+import NIOSPDYOpenSSL
 import SPDY
 
 #if canImport(Glibc)

@@ -1,30 +1,14 @@
 import COpenSSL
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOSPDY
+import NIOSSL
 import NIOTLS
 import SPDY
 
-extension SPDYTLS {
-    /// The TLS implementation a client uses.
-    public enum Backend: Sendable, Hashable {
-        /// swift-nio-ssl (BoringSSL), negotiating by ALPN. The default.
-        case nioSSL
-        /// The system OpenSSL, offering ALPN and NPN: it also works against servers of the
-        /// SPDY era that speak NPN only.
-        case openSSL
-        /// The system OpenSSL offering NPN only (no ALPN), as SPDY-era clients did.
-        case openSSLNPNOnly
-    }
-
-    /// A TLS error reported by the system OpenSSL backend.
-    public struct OpenSSLError: Error, CustomStringConvertible, Sendable {
-        /// What went wrong, with OpenSSL's reasons.
-        public var description: String
-    }
-}
-
-/// An `SSL_CTX` of the system OpenSSL with the SPDY protocol lists and the negotiation
-/// callbacks; shared by the connections of one server or client.
+/// An `SSL_CTX` of the system OpenSSL with the SPDY protocol lists, the TLS versions and
+/// cipher suites of ``SPDYTLS`` and the negotiation callbacks; shared by the connections of
+/// one server or client.
 final class OpenSSLContext: @unchecked Sendable {
     enum Role {
         case server
@@ -39,14 +23,14 @@ final class OpenSSLContext: @unchecked Sendable {
     let ctx: OpaquePointer
     let verifyCertificates: Bool
 
-    /// A server context presenting `identity` and offering `versions` by ALPN and NPN.
-    convenience init(server identity: SPDYTLS.Identity, versions: [SPDYVersion]) throws {
-        try self.init(role: .server, versions: versions, identity: identity, verify: false, trustRoots: nil)
-    }
-
+    /// A context for `role` offering `versions`, accepting TLS `minimumTLSVersion` and later
+    /// (a client offering NPN only stops at TLS 1.2, as NPN does not exist in TLS 1.3),
+    /// presenting `identity`; a client with `verify` checks the server's certificate
+    /// against `trustRoots` (DER), or the system's roots when `nil`.
     init(
         role: Role,
         versions: [SPDYVersion],
+        minimumTLSVersion: TLSVersion,
         identity: SPDYTLS.Identity?,
         verify: Bool,
         trustRoots: [[UInt8]]?
@@ -66,7 +50,20 @@ final class OpenSSLContext: @unchecked Sendable {
         self.ctx = ctx
         Self.liveContexts.withLockedValue { $0 += 1 }
         // From here on deinit frees what was made.
-        _ = copenssl_ctx_set_min_proto_version(ctx, copenssl_tls1_2_version)
+        guard copenssl_ctx_set_min_proto_version(ctx, Self.protocolVersion(minimumTLSVersion)) == 1 else {
+            throw OpenSSLContext.error("SSL_CTX_set_min_proto_version")
+        }
+        if case .client(offerALPN: false, _) = role {
+            _ = copenssl_ctx_set_max_proto_version(ctx, copenssl_tls1_2_version)
+        }
+        guard SSL_CTX_set_cipher_list(ctx, SPDYTLS.cipherList(minimumTLSVersion: minimumTLSVersion)) == 1 else {
+            throw OpenSSLContext.error("SSL_CTX_set_cipher_list")
+        }
+        if SPDYTLS.isLegacy(minimumTLSVersion) {
+            // OpenSSL 3 allows TLS 1.0 and 1.1 (SHA-1 and MD5 in the handshake) only at
+            // security level 0; the cipher list above still limits the suites.
+            SSL_CTX_set_security_level(ctx, 0)
+        }
         _ = copenssl_ctx_set_mode(ctx, copenssl_mode_release_buffers)
         if let identity {
             try useIdentity(identity)
@@ -108,6 +105,22 @@ final class OpenSSLContext: @unchecked Sendable {
 
     /// Live contexts, for leak tests.
     static let liveContexts = NIOLockedValueBox(0)
+
+    /// OpenSSL's number for `version`.
+    static func protocolVersion(_ version: TLSVersion) -> Int32 {
+        switch version {
+        case .tlsv1: copenssl_tls1_version
+        case .tlsv11: copenssl_tls1_1_version
+        case .tlsv12: copenssl_tls1_2_version
+        case .tlsv13: copenssl_tls1_3_version
+        }
+    }
+
+    /// Whether this is a client context that offers NPN.
+    var offersNPN: Bool {
+        if case .client(_, offerNPN: true) = role { return true }
+        return false
+    }
 
     deinit {
         Self.liveContexts.withLockedValue { $0 -= 1 }
@@ -297,6 +310,7 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let context: OpenSSLContext
     private let serverName: String?
+    private let maximumTLSVersion: TLSVersion?
     private var ssl: OpaquePointer?
     private var readBIO: OpaquePointer?
     private var writeBIO: OpaquePointer?
@@ -309,10 +323,12 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private(set) var negotiatedBy: String?
 
     /// A handler for a connection of `context`; a client sends `serverName` by SNI and
-    /// checks the certificate against it (or against the address when it is one).
-    init(context: OpenSSLContext, serverName: String? = nil) {
+    /// checks the certificate against it (or against the address when it is one), and
+    /// offers TLS `maximumTLSVersion` at most (`nil`: the context's limit).
+    init(context: OpenSSLContext, serverName: String? = nil, maximumTLSVersion: TLSVersion? = nil) {
         self.context = context
         self.serverName = serverName
+        self.maximumTLSVersion = maximumTLSVersion
         Self.liveHandlers.withLockedValue { $0 += 1 }
     }
 
@@ -364,6 +380,9 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
             SSL_set_accept_state(ssl)
         } else {
             SSL_set_connect_state(ssl)
+            if let maximumTLSVersion {
+                _ = copenssl_set_max_proto_version(ssl, OpenSSLContext.protocolVersion(maximumTLSVersion))
+            }
             if let serverName {
                 if (try? SocketAddress(ipAddress: serverName, port: 0)) != nil {
                     if context.verifyCertificates {
@@ -457,6 +476,11 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             let negotiated = name.flatMap {
                 length > 0 ? String(decoding: UnsafeBufferPointer(start: $0, count: Int(length)), as: UTF8.self) : nil
+            }
+            if negotiated == nil, self.context.offersNPN, SSL_version(ssl) == copenssl_tls1_3_version {
+                // The server may speak NPN at TLS 1.2: the client tries again there.
+                fail(SPDYTLS.NoProtocolAtTLS13(), context: context)
+                return
             }
             writeCiphertext(context: context, promises: [])
             context.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: negotiated))
@@ -597,24 +621,5 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
         writeCiphertext(context: context, promises: [])
         context.fireErrorCaught(error)
         context.close(promise: nil)
-    }
-}
-
-extension OpenSSLContext {
-    /// The client context for `configuration`, or `nil` when it uses swift-nio-ssl.
-    convenience init?(client configuration: SPDYClient.Configuration) throws {
-        let offerALPN: Bool
-        switch configuration.tlsBackend {
-        case .nioSSL: return nil
-        case .openSSL: offerALPN = true
-        case .openSSLNPNOnly: offerALPN = false
-        }
-        try self.init(
-            role: .client(offerALPN: offerALPN, offerNPN: true),
-            versions: configuration.versions,
-            identity: configuration.clientIdentity,
-            verify: configuration.verifyCertificates,
-            trustRoots: try configuration.trustRoots?.map { try $0.toDERBytes() }
-        )
     }
 }
