@@ -394,6 +394,37 @@ struct SpdycatTests {
         await server.stop()
     }
 
+    @Test("--npn against an NPN-only server that allows TLS 1.3 (the reference spdyd on OpenSSL 3): NPN at TLS 1.2")
+    func npnOnlyServer() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spdycat-npn-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let key = directory.appendingPathComponent("key.pem").path
+        let cert = directory.appendingPathComponent("cert.pem").path
+        let made = try ToolRunner.run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", key, "-out", cert, "-subj", "/CN=localhost", "-days", "2",
+            ])
+        try #require(made.status == 0)
+        let port = freePort()
+        let server = try ToolRunner.start(
+            "/usr/bin/openssl",
+            [
+                "s_server", "-4", "-accept", "127.0.0.1:\(port)", "-www", "-cert", cert, "-key", key,
+                "-nextprotoneg", "spdy/3.1",
+            ])
+        // SIGKILL: s_server may have inherited SIGTERM blocked from the test process.
+        defer { server.stop(signal: SIGKILL) }
+        try #require(server.waitForOutput("ACCEPT"))
+        // s_server -www does not speak SPDY: the request times out after the handshake.
+        let result = try await spdycat(["--npn", "-v", "-k", "-t", "2", "https://127.0.0.1:\(port)/"])
+        #expect(result.stdout.contains("NPN selected the protocol: spdy/3.1"), "\(result.stdout)")
+        #expect(result.stdout.contains("Handshake complete"), "\(result.stdout)")
+        #expect(!result.stderr.contains("No supported SPDY version"), "\(result.stderr)")
+    }
+
     @Test("A self-signed certificate without -k fails with one line and exit 1")
     func certificateVerification() async throws {
         let server = try CatServer.start(tls: true)

@@ -419,6 +419,44 @@ struct SpdydTests {
         try await pem.stop()
     }
 
+    @Test("TLS 1.0 (openssl s_client -tls1) is refused by default; --tls-min 1.0 lets it in (ALPN and --npn)")
+    func tlsMinimum() async throws {
+        let folder = try ServedFolder()
+        for npn in [[], ["--npn"]] {
+            let strict = try await RunningSpdyd.start(
+                root: folder.root, extra: npn, client: .init(verifyCertificates: false), tls: true)
+            let refused = try Self.sClientTLS1(port: strict.port)
+            #expect(refused.contains("New, (NONE), Cipher is (NONE)"), "\(npn) \(refused)")
+            try await strict.stop()
+            let lenient = try await RunningSpdyd.start(
+                root: folder.root, extra: npn + ["--tls-min", "1.0"], client: .init(verifyCertificates: false),
+                tls: true)
+            let accepted = try Self.sClientTLS1(port: lenient.port)
+            #expect(accepted.contains("New, TLSv1.0, Cipher is ECDHE-"), "\(npn) \(accepted)")
+            #expect(accepted.contains("ALPN protocol: spdy/3.1"), "\(npn) \(accepted)")
+            #expect(try await lenient.get("/hello.txt").status == "200 OK")
+            try await lenient.stop()
+        }
+        let plain = try ToolRunner.run("spdyd", ["--no-tls", "-3", "--tls-min", "1.0", "0"])
+        #expect(plain.status != 0)
+        #expect(plain.stderr.contains("--tls-min is for TLS"), "\(plain.stderr)")
+        let unknown = try ToolRunner.run("spdyd", ["--tls-min", "0.9", "0"])
+        #expect(unknown.status != 0)
+    }
+
+    /// What `openssl s_client -tls1 -alpn spdy/3.1` prints against `port` (security level 0,
+    /// which OpenSSL 3 needs for TLS 1.0).
+    static func sClientTLS1(port: Int) throws -> String {
+        let result = try ToolRunner.run(
+            "/usr/bin/openssl",
+            [
+                "s_client", "-connect", "127.0.0.1:\(port)", "-tls1", "-cipher", "DEFAULT@SECLEVEL=0", "-alpn",
+                "spdy/3.1",
+            ],
+            timeout: 20)
+        return result.stdout + result.stderr
+    }
+
     @Test("-v logs every frame per connection; the listening lines name IPv4 and IPv6")
     func verbose() async throws {
         let folder = try ServedFolder()
@@ -537,7 +575,8 @@ struct SpdydTests {
             #expect(result.status == 0)
             #expect(
                 result.stdout.hasPrefix(
-                    "Usage: spdyd [-23DVhv] [-d <PATH>] [--no-tls] [--npn] [--color] <PORT> [<PRIVATE_KEY> <CERT>]"))
+                    "Usage: spdyd [-23DVhv] [-d <PATH>] [--no-tls] [--npn] [--tls-min <VERSION>] [--color] <PORT> "
+                        + "[<PRIVATE_KEY> <CERT>]"))
             #expect(result.stdout.contains("--htdocs"))
             #expect(result.stdout.contains("-V"))
             #expect(result.stderr.isEmpty)

@@ -26,9 +26,10 @@ enum ToolRunner {
         return Bundle.main.bundleURL.deletingLastPathComponent()
     }()
 
-    /// The path of a built tool.
+    /// The path of a built tool; an absolute path (a system command such as
+    /// `/usr/bin/openssl`) is taken as it is.
     static func path(of tool: String) -> String {
-        productsDirectory.appendingPathComponent(tool).path
+        tool.hasPrefix("/") ? tool : productsDirectory.appendingPathComponent(tool).path
     }
 
     /// Runs `tool` with `arguments` to completion (killed after `timeout` seconds), feeding
