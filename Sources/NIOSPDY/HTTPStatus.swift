@@ -1,3 +1,5 @@
+import NIOConcurrencyHelpers
+
 /// Reason phrases and explanations of HTTP status codes, for `:status` values and error pages.
 enum HTTPStatus {
     static func reason(_ code: Int) -> String {
@@ -37,7 +39,22 @@ enum HTTPStatus {
         504: ("Gateway Timeout", "The gateway server did not receive a timely response"),
     ]
 
-    /// The value of an HTTP `Date` header for now (RFC 1123).
+    /// The `Date` header of the current second, formatted once per second: every response
+    /// carries one, and formatting it costs more than the rest of a small response's headers.
+    private static let currentDate = NIOLockedValueBox<(seconds: Int, value: String)>((-1, ""))
+
+    /// The value of an HTTP `Date` header for `seconds` since the epoch, from the one-second
+    /// cache when it is the current second.
+    static func cachedDateHeader(_ seconds: Int) -> String {
+        if let cached = currentDate.withLockedValue({ $0.seconds == seconds ? $0.value : nil }) {
+            return cached
+        }
+        let value = dateHeader(seconds)
+        currentDate.withLockedValue { $0 = (seconds, value) }
+        return value
+    }
+
+    /// The value of an HTTP `Date` header for `seconds` since the epoch (RFC 1123).
     static func dateHeader(_ seconds: Int) -> String {
         let days = seconds / 86400
         let secondsOfDay = seconds % 86400

@@ -126,7 +126,7 @@ open class SPDYRequestHandler {
         status = "\(code) \(message ?? HTTPStatus.reason(code))"
         let software = Self.sysVersion.isEmpty ? Self.serverVersion : "\(Self.serverVersion) \(Self.sysVersion)"
         responseHeaders.append(("server", software))
-        responseHeaders.append(("date", HTTPStatus.dateHeader(time(nil))))
+        responseHeaders.append(("date", HTTPStatus.cachedDateHeader(time(nil))))
     }
 
     /// Adds a response header (`send_header`). HTTP/1.1 connection headers (`connection`,
