@@ -161,9 +161,24 @@ let package = Package(
             ],
             path: "Interop/Driver"
         ),
+        // What several test suites share: the test server and its handler, raw connections
+        // that record frames, a well-behaved client, waiting without hanging.
+        .target(
+            name: "SPDYTestSupport",
+            dependencies: [
+                "NIOSPDY",
+                "SPDY",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            path: "Tests/SPDYTestSupport"
+        ),
         .testTarget(
             name: "NIOSPDYTests",
             dependencies: [
+                "SPDYTestSupport",
                 "NIOSPDY",
                 "SPDY",
                 .product(name: "NIOCore", package: "swift-nio"),

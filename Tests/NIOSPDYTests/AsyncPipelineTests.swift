@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import SPDY
+import SPDYTestSupport
 import Testing
 
 @testable import NIOSPDY

@@ -5,6 +5,7 @@ import NIOPosix
 import NIOSPDY
 import NIOSSL
 import SPDY
+import SPDYTestSupport
 import Testing
 
 /// The client options spdycat needs: a client certificate, an SNI name, a hook when a

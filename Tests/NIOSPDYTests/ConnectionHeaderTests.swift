@@ -1,6 +1,7 @@
 import NIOCore
 import NIOSPDY
 import SPDY
+import SPDYTestSupport
 import Testing
 
 /// A handler that sets the HTTP/1.1 connection headers a handler ported from HTTP/1.1

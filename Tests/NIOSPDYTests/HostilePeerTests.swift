@@ -5,56 +5,13 @@ import NIOPosix
 import NIOSPDY
 import NIOSSL
 import SPDY
+import SPDYTestSupport
 import Testing
 
 // MARK: - A well-behaved client kept busy during an attack
 
 /// Requests made one after another on an established connection until ``finish()``; every one
 /// must succeed, none may take longer than `latencyBound`.
-private final class GoodTraffic: Sendable {
-    struct Result {
-        var count = 0
-        var failures: [String] = []
-        var worst: Duration = .zero
-    }
-
-    private let stop = NIOLockedValueBox(false)
-    private let task: Task<Result, Never>
-
-    init(_ connection: SPDYClientConnection) {
-        let stop = self.stop
-        task = Task {
-            var result = Result()
-            let clock = ContinuousClock()
-            while !stop.withLockedValue({ $0 }) {
-                let started = clock.now
-                do {
-                    let answer = try await get(connection, "/good\(result.count)")
-                    if answer != (200, "hello /good\(result.count)") {
-                        result.failures.append("#\(result.count): \(answer)")
-                    }
-                } catch {
-                    result.failures.append("#\(result.count): \(error)")
-                    break
-                }
-                result.worst = max(result.worst, clock.now - started)
-                result.count += 1
-                try? await Task.sleep(for: .milliseconds(20))
-            }
-            return result
-        }
-    }
-
-    /// Stops and checks the requests made.
-    func finish(sourceLocation: SourceLocation = #_sourceLocation) async {
-        stop.withLockedValue { $0 = true }
-        let result = await task.value
-        #expect(result.failures.isEmpty, "the good client failed: \(result.failures)", sourceLocation: sourceLocation)
-        #expect(result.count > 0, "the good client made no request", sourceLocation: sourceLocation)
-        #expect(result.worst < .seconds(5), "a good request took \(result.worst)", sourceLocation: sourceLocation)
-    }
-}
-
 /// A server, a good client connected to it with traffic running, and an event loop group for
 /// the attackers.
 private struct Battlefield {

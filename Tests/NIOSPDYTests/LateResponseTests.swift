@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import NIOSPDY
 import SPDY
+import SPDYTestSupport
 import Testing
 
 @Suite("Responses that outlive their connection")

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import SPDY
+import SPDYTestSupport
 import ServiceLifecycle
 import Testing
 

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOSPDY
 import SPDY
+import SPDYTestSupport
 import Testing
 
 /// A handler that answers incomplete requests itself and sends a bare `server` header.

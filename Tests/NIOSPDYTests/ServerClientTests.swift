@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import NIOSPDY
 import SPDY
+import SPDYTestSupport
 import Testing
 
 /// A handler exercising the request-handler API.

@@ -5,6 +5,7 @@ import NIOSPDY
 import NIOSSL
 import NIOTLS
 import SPDY
+import SPDYTestSupport
 import Testing
 
 /// TLS 1.2 as the minimum with modern suites on swift-nio-ssl, `minimumTLSVersion` for

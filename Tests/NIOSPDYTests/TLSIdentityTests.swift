@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOSPDY
 import SPDY
+import SPDYTestSupport
 import SwiftASN1
 import Testing
 import X509
