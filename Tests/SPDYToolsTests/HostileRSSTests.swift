@@ -83,21 +83,21 @@ import Testing
         var writeError: String?
     }
 
-    /// Splits what arrives into SPDY frames by their 8-byte headers and records them; payloads
-    /// are skipped as they arrive (no decompression: the attacker never looks at headers).
-    private final class FrameHeaderScanner: ChannelInboundHandler {
-        typealias InboundIn = ByteBuffer
+    /// Splits received bytes into SPDY frames by their 8-byte headers without decoding them:
+    /// DATA payloads are skipped as they arrive, control frames are taken whole.
+    private struct FrameSplitter {
+        enum Piece {
+            /// A DATA frame's header, with its payload length.
+            case data(length: Int)
+            /// A control frame: its type and the first two 32-bit words of its payload (0
+            /// where the payload is shorter).
+            case control(type: Int, first: UInt32, second: UInt32)
+        }
 
-        private let receipt: NIOLockedValueBox<AttackReceipt>
         private var buffer = ByteBuffer()
         private var skip = 0
 
-        init(receipt: NIOLockedValueBox<AttackReceipt>) {
-            self.receipt = receipt
-        }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            var bytes = Self.unwrapInboundIn(data)
+        mutating func split(_ bytes: inout ByteBuffer, _ each: (Piece) -> Void) {
             buffer.writeBuffer(&bytes)
             while true {
                 if skip > 0 {
@@ -106,32 +106,54 @@ import Testing
                     skip -= count
                     if skip > 0 { break }
                 }
-                guard buffer.readableBytes >= 8,
-                    let header = buffer.getBytes(at: buffer.readerIndex, length: 8)
+                guard buffer.readableBytes >= 8, let header = buffer.getBytes(at: buffer.readerIndex, length: 8)
                 else { break }
                 let length = Int(header[5]) << 16 | Int(header[6]) << 8 | Int(header[7])
                 if header[0] & 0x80 == 0 {
-                    receipt.withLockedValue { $0.dataBytes += length }
+                    each(.data(length: length))
                     buffer.moveReaderIndex(forwardBy: 8)
                     skip = length
                     continue
                 }
                 guard buffer.readableBytes >= 8 + length else { break }
-                let type = Int(header[2]) << 8 | Int(header[3])
-                // GOAWAY (SPDY/3): last good stream, status; RST_STREAM: stream, status.
-                let status =
-                    length >= 8 ? buffer.getInteger(at: buffer.readerIndex + 12, as: UInt32.self) ?? 0 : 0
-                receipt.withLockedValue { receipt in
-                    switch type {
-                    case 3: receipt.resets.append(status)
-                    case 6: receipt.pings += 1
-                    case 7: receipt.goAways.append(status)
-                    default: break
-                    }
-                }
+                let start = buffer.readerIndex + 8
+                each(
+                    .control(
+                        type: Int(header[2]) << 8 | Int(header[3]),
+                        first: length >= 4 ? buffer.getInteger(at: start, as: UInt32.self)! : 0,
+                        second: length >= 8 ? buffer.getInteger(at: start + 4, as: UInt32.self)! : 0))
                 buffer.moveReaderIndex(forwardBy: 8 + length)
             }
             buffer.discardReadBytes()
+        }
+    }
+
+    /// Splits what arrives into SPDY frames by their 8-byte headers and records them; payloads
+    /// are skipped as they arrive (no decompression: the attacker never looks at headers).
+    private final class FrameHeaderScanner: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+
+        private let receipt: NIOLockedValueBox<AttackReceipt>
+        private var splitter = FrameSplitter()
+
+        init(receipt: NIOLockedValueBox<AttackReceipt>) {
+            self.receipt = receipt
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var bytes = Self.unwrapInboundIn(data)
+            splitter.split(&bytes) { piece in
+                receipt.withLockedValue { receipt in
+                    switch piece {
+                    case .data(let length): receipt.dataBytes += length
+                    // RST_STREAM: stream, status; GOAWAY (SPDY/3): last good stream, status.
+                    case .control(3, _, let status): receipt.resets.append(status)
+                    case .control(6, _, _): receipt.pings += 1
+                    case .control(7, _, let status): receipt.goAways.append(status)
+                    case .control: break
+                    }
+                }
+            }
         }
 
         func channelInactive(context: ChannelHandlerContext) {
@@ -192,6 +214,167 @@ import Testing
         }
     }
 
+    // MARK: - An uploader that never finishes
+
+    /// What the uploader sent and what spdyd granted it.
+    private struct UploadReceipt: Sendable {
+        /// DATA payload bytes written.
+        var sentBytes = 0
+        /// WINDOW_UPDATE frames received, and the window they granted.
+        var windowUpdates = 0
+        var grantedBytes = 0
+        /// The window left on the streams not reset.
+        var openWindow = 0
+        /// The streams spdyd reset, with the status of each RST_STREAM.
+        var resets: [UInt32: UInt32] = [:]
+        /// SYN_REPLY frames received (answers such as 413).
+        var replies = 0
+        /// The status codes of the GOAWAY frames.
+        var goAways: [UInt32] = []
+        /// When window last came: a WINDOW_UPDATE, or the start.
+        var lastGrant = ContinuousClock.now
+        var closed = false
+    }
+
+    /// Opens POST streams without FIN and sends DATA on them for as long as their windows
+    /// allow, up to `limit` bytes; writes only while the socket takes them, so the test
+    /// process holds no more than NIO's write watermark.
+    private final class Uploader: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+
+        private let receipt: NIOLockedValueBox<UploadReceipt>
+        private let opening: ByteBuffer
+        private let limit: Int
+        private let chunk: ByteBuffer
+        private var windows: [UInt32: Int]
+        private let order: [UInt32]
+        private var next = 0
+        private var sent = 0
+        private var stopped = false
+        private var splitter = FrameSplitter()
+
+        init(
+            streams: [UInt32], initialWindow: Int, opening: ByteBuffer, limit: Int,
+            receipt: NIOLockedValueBox<UploadReceipt>
+        ) {
+            self.order = streams
+            self.windows = Dictionary(uniqueKeysWithValues: streams.map { ($0, initialWindow) })
+            self.opening = opening
+            self.limit = limit
+            self.receipt = receipt
+            self.chunk = ByteBuffer(repeating: 0x55, count: 16 << 10)
+        }
+
+        func channelActive(context: ChannelHandlerContext) {
+            receipt.withLockedValue { $0.lastGrant = .now }
+            context.write(Self.wrapOutboundOut(opening), promise: nil)
+            pump(context: context)
+            context.flush()
+            context.fireChannelActive()
+        }
+
+        func channelWritabilityChanged(context: ChannelHandlerContext) {
+            pump(context: context)
+            context.fireChannelWritabilityChanged()
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            stopped = true
+            receipt.withLockedValue { $0.closed = true }
+            context.fireChannelInactive()
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            context.close(promise: nil)
+        }
+
+        /// Writes DATA on the streams with window, in turn, while the channel is writable.
+        private func pump(context: ChannelHandlerContext) {
+            var wrote = false
+            while !stopped && sent < limit && context.channel.isWritable, let id = nextStreamWithWindow() {
+                let length = min(windows[id]!, chunk.readableBytes, limit - sent)
+                var header = context.channel.allocator.buffer(capacity: 8)
+                header.writeInteger(id)
+                header.writeInteger(UInt32(length))
+                context.write(Self.wrapOutboundOut(header), promise: nil)
+                context.write(
+                    Self.wrapOutboundOut(chunk.getSlice(at: chunk.readerIndex, length: length)!), promise: nil)
+                windows[id]! -= length
+                sent += length
+                wrote = true
+            }
+            let open = windows.values.reduce(0, +)
+            receipt.withLockedValue {
+                $0.sentBytes = sent
+                $0.openWindow = open
+            }
+            if wrote { context.flush() }
+        }
+
+        private func nextStreamWithWindow() -> UInt32? {
+            for step in 0..<order.count {
+                let id = order[(next + step) % order.count]
+                if let window = windows[id], window > 0 {
+                    next = (next + step + 1) % order.count
+                    return id
+                }
+            }
+            return nil
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var bytes = Self.unwrapInboundIn(data)
+            splitter.split(&bytes) { piece in
+                // DATA from spdyd (an error page) is skipped.
+                guard case .control(let type, let first, let second) = piece else { return }
+                let id = first & 0x7fff_ffff
+                switch type {
+                case 2:
+                    receipt.withLockedValue { $0.replies += 1 }
+                case 3:
+                    windows[id] = nil
+                    receipt.withLockedValue { $0.resets[id] = second }
+                case 7:
+                    stopped = true
+                    receipt.withLockedValue { $0.goAways.append(second) }
+                case 9:
+                    let delta = Int(second & 0x7fff_ffff)
+                    if windows[id] != nil { windows[id]! += delta }
+                    receipt.withLockedValue { receipt in
+                        receipt.windowUpdates += 1
+                        receipt.grantedBytes += delta
+                        receipt.lastGrant = .now
+                    }
+                default:
+                    break
+                }
+            }
+            pump(context: context)
+        }
+
+        /// Connects and starts the upload.
+        static func start(
+            port: Int, group: any EventLoopGroup, streams: [UInt32], initialWindow: Int, opening: ByteBuffer,
+            limit: Int
+        ) async throws -> (channel: any Channel, receipt: NIOLockedValueBox<UploadReceipt>) {
+            let receipt = NIOLockedValueBox(UploadReceipt())
+            let channel = try await ClientBootstrap(group: group)
+                .connectTimeout(.seconds(10))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            Uploader(
+                                streams: streams, initialWindow: initialWindow, opening: opening, limit: limit,
+                                receipt: receipt))
+                    }
+                }
+                .connect(host: "127.0.0.1", port: port)
+                .get()
+            return (channel, receipt)
+        }
+    }
+
     /// Frames as a SPDY/3.1 client sends them (one header compression context), with header
     /// blocks compressed at level 9: a client's default, level 0, would send a bomb uncompressed.
     private func clientFrames(_ frames: [SPDYFrame]) throws -> ByteBuffer {
@@ -203,14 +386,18 @@ import Testing
         return buffer
     }
 
-    /// A GET of `path` on a new stream, with FIN; `extra` adds one header.
-    private func getStream(_ id: UInt32, _ path: String, extra: (String, String)? = nil) -> SPDYFrame {
+    /// A GET of `path` on a new stream, with FIN (or another `method`, with or without FIN);
+    /// `extra` adds one header.
+    private func getStream(
+        _ id: UInt32, _ path: String, extra: (String, String)? = nil, method: String = "GET", fin: Bool = true
+    ) -> SPDYFrame {
         var headers: SPDYHeaders = [
-            (":method", "GET"), (":path", path), (":version", "HTTP/1.1"), (":scheme", "http"),
+            (":method", method), (":path", path), (":version", "HTTP/1.1"), (":scheme", "http"),
             (":host", "127.0.0.1"),
         ]
         if let extra { headers.add(name: extra.0, value: extra.1) }
-        return .synStream(.init(streamID: SPDYStreamID(rawValue: id)!, priority: 3, flags: .fin, headers: headers))
+        return .synStream(
+            .init(streamID: SPDYStreamID(rawValue: id)!, priority: 3, flags: fin ? .fin : [], headers: headers))
     }
 
     // MARK: - Memory readings
@@ -308,19 +495,22 @@ import Testing
     /// The served folder's check file: 256 KiB of a pattern the good client compares.
     private let checkBytes: [UInt8] = (0..<(256 << 10)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
 
-    /// Starts spdyd (plain TCP, SPDY/3.1) on `folder`, warms it up, takes the baseline VmRSS,
-    /// then runs `attack` while a well-behaved client fetches the check file and VmRSS is
-    /// sampled; afterwards checks the peak against `bound` (KiB above the baseline), the
-    /// client and a new connection, and stops spdyd. spdyd is killed whatever happens.
+    /// Starts spdyd (plain TCP, SPDY/3.1 unless `version` says otherwise) on `folder`, warms it
+    /// up, takes the baseline VmRSS, then runs `attack` while a well-behaved client fetches the
+    /// check file and VmRSS is sampled; afterwards checks the peak against `bound` (KiB above
+    /// the baseline), the client and a new connection, and stops spdyd. spdyd is killed
+    /// whatever happens.
     private func besiege(
         _ name: String,
         bound: Int,
         folder: ServedFolder,
+        version: SPDYVersion = .v3_1,
         attack: (_ target: Target) async throws -> Void
     ) async throws {
         try Data(checkBytes).write(to: folder.root.appendingPathComponent("check.bin"))
         let server = try await RunningSpdyd.start(
-            root: folder.root, extra: ["--no-tls", "--spdy3-1"], client: .init(plainVersion: .v3_1))
+            root: folder.root, extra: ["--no-tls", version == .v3 ? "-3" : "--spdy3-1"],
+            client: .init(plainVersion: version))
         defer { server.tool.stop(signal: SIGKILL) }
         let pid = server.tool.process.processIdentifier
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -361,7 +551,7 @@ import Testing
             #expect(traffic.count > 0, "\(name): the good client made no request")
 
             // A new connection after the attack is served.
-            let fresh = try SPDYClient(configuration: .init(plainVersion: .v3_1))
+            let fresh = try SPDYClient(configuration: .init(plainVersion: version))
             do {
                 let port = server.port
                 let (status, body) = try await within(30, "request on a new connection") {
@@ -401,9 +591,11 @@ import Testing
     @Suite("spdyd's own memory (VmHWM of the process) under attack over 127.0.0.1", .serialized)
     struct HostileRSSTests {
         // The most spdyd's peak may exceed its baseline, in KiB, measured at +1.5 MiB for the
-        // bombs, +0.5 MiB for the PING flood and +21 MiB for the files (50 streams × the
+        // bombs, +0.5 MiB for the PING flood, +11 MiB for the endless uploads (4 MiB of request
+        // bodies, 6.4 MiB of first windows) and +21 MiB for the files (50 streams × the
         // writer's 256 KiB watermark and a 128 KiB chunk). Inflating the bombs (16 × 15 MiB),
-        // queueing the echoes of 2 million PINGs or holding 50 × 64 MiB would blow far past.
+        // queueing the echoes of 2 million PINGs, holding 50 × 64 MiB or the uploads' gigabyte
+        // (as spdyd did before stream channels: +1 GiB) would blow far past.
 
         /// For the bombs and the PING flood.
         static let smallBound = 32 << 10
@@ -527,6 +719,61 @@ import Testing
             print(
                 "64 MiB x \(streams): held \(seconds(held)) s until spdyd's memory was steady; "
                     + "\(received.dataBytes >> 10) KiB of DATA read once reading")
+        }
+
+        @Test(
+            "100 POST streams on one SPDY/3 connection, never finished, sent DATA up to every window granted: memory bounded",
+            .timeLimit(.minutes(2)))
+        func endlessUploads() async throws {
+            let folder = try ServedFolder()
+            // 64 KiB of window a stream to begin with: 6.4 MiB at once, and as much more as
+            // spdyd grants. spdyd holds request bodies up to its per-connection budget (and the
+            // oldest upload up to the largest body it takes); past that it must stop granting
+            // window, or the memory would follow the gigabyte.
+            let streams = (0..<100).map { UInt32(2 * $0 + 1) }
+            let opening = try clientFrames(streams.map { getStream($0, "/upload\($0)", method: "POST", fin: false) })
+            let limit = 1 << 30
+            var receipt = UploadReceipt()
+            var reason = ""
+            var attackTime = Duration.zero
+            try await besiege("100 endless uploads", bound: Self.smallBound, folder: folder, version: .v3) { target in
+                let (channel, box) = try await Uploader.start(
+                    port: target.port, group: target.group, streams: streams, initialWindow: 65536, opening: opening,
+                    limit: limit)
+                defer { channel.close(promise: nil) }
+                let clock = ContinuousClock()
+                let started = clock.now
+                while true {
+                    try await Task.sleep(for: .milliseconds(50))
+                    let now = box.withLockedValue { $0 }
+                    if now.sentBytes >= limit {
+                        reason = "1 GiB sent"
+                    } else if now.closed {
+                        reason = "spdyd closed the connection"
+                    } else if now.openWindow == 0 && ContinuousClock.now - now.lastGrant >= .seconds(2) {
+                        reason = "spdyd stopped granting window"
+                    } else if clock.now - started >= .seconds(15) {
+                        reason = "15 s passed"
+                    } else {
+                        continue
+                    }
+                    break
+                }
+                attackTime = clock.now - started
+                receipt = box.withLockedValue { $0 }
+                #expect(!receipt.closed, "spdyd closed the uploading connection: \(receipt)")
+                #expect(receipt.goAways.isEmpty, "spdyd sent GOAWAY: \(receipt)")
+                // The attack was real: every stream's first window was filled.
+                #expect(receipt.sentBytes >= streams.count * 65536, "the initial windows were not filled: \(receipt)")
+                // What spdyd still holds is watched a little longer, with the good client running.
+                try await Task.sleep(for: .seconds(1))
+            }
+            print(
+                "100 endless uploads: stopped after \(seconds(attackTime)) s (\(reason)); "
+                    + "\(receipt.sentBytes >> 10) KiB of DATA sent, \(receipt.grantedBytes >> 10) KiB granted "
+                    + "in \(receipt.windowUpdates) WINDOW_UPDATEs, \(receipt.openWindow >> 10) KiB of window left; "
+                    + "\(receipt.replies) SYN_REPLY, \(receipt.resets.count) RST_STREAM "
+                    + "(statuses \(Set(receipt.resets.values).sorted()))")
         }
     }
 
