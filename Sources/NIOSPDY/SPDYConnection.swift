@@ -466,6 +466,10 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         if readPending && !readingPaused, let context {
             readPending = false
             context.read()
+            // The peer gets the whole frame-completion time again for a frame we left unread.
+            frameTimer?.task.cancel()
+            frameTimer = nil
+            watchFrameProgress()
         }
     }
 
@@ -748,6 +752,11 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         let task = context.eventLoop.scheduleTask(in: timeout) {
             let connection = bound.value
             guard connection.session.receivedFrameInProgress == frame else { return }
+            guard !connection.readingPaused else {
+                // We hold reads back, not the peer: the timer starts again when reading resumes.
+                connection.frameTimer = nil
+                return
+            }
             if !connection.session.hasSentGoAway {
                 connection.session.failSession(status: .protocolError)
             }

@@ -178,11 +178,16 @@ private final class EmbeddedSPDY {
 
     /// The peer sends `frames` (one read).
     func receive(_ frames: [SPDYFrame]) throws {
+        try channel.writeInbound(try encoded(frames))
+    }
+
+    /// The bytes of `frames` as the peer sends them.
+    func encoded(_ frames: [SPDYFrame]) throws -> ByteBuffer {
         var buffer = channel.allocator.buffer(capacity: 0)
         for frame in frames {
             try encoder.encode(frame, into: &buffer)
         }
-        try channel.writeInbound(buffer)
+        return buffer
     }
 
     /// What the connection wrote since the last call, one line a frame.
@@ -445,6 +450,34 @@ struct StreamChannelTests {
         #expect(first.dataSummary == (8000, false))
         #expect(peer.readCounter.reads == 2)
         #expect(peer.log.streams[1].dataSummary == (0, false))
+    }
+
+    @Test("The frame-completion timer stands still while the connection holds reads back, then restarts")
+    func frameTimerWhileReadingPaused() throws {
+        let peer = try EmbeddedSPDY(streams: .init(maxBufferedInboundBytesPerStream: 10_000), childAutoRead: false)
+        defer { peer.close() }
+        peer.connection.frameCompletionTimeout = .seconds(30)
+        // Past the stream's cap, with half of the next DATA frame in the same read.
+        let bytes = try peer.encoded([synStream(1), data(1, count: 10_001), data(1, count: 100)])
+        try peer.channel.writeInbound(bytes.getSlice(at: bytes.readerIndex, length: bytes.readableBytes - 50)!)
+        let stream = try #require(peer.log.streams.first)
+        peer.channel.read()
+        #expect(peer.readCounter.reads == 0)
+
+        // The connection does not read: the unfinished frame is not the peer's fault.
+        peer.channel.embeddedEventLoop.advanceTime(by: .seconds(60))
+        #expect(peer.channel.isActive, "closed for a frame it did not read")
+        try peer.expectSent([])
+
+        // Reading resumes, and the peer has the whole timeout again to finish the frame.
+        stream.channel.read()
+        #expect(peer.readCounter.reads == 1)
+        peer.channel.embeddedEventLoop.advanceTime(by: .seconds(29))
+        #expect(peer.channel.isActive)
+        peer.channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        try peer.expectSent(["GOAWAY 1 PROTOCOL_ERROR"])
+        #expect(!peer.channel.isActive)
+        #expect(peer.connection.closeError as? SPDYConnectionTimeout == .frameIncomplete)
     }
 
     @Test("Sending: SYN_REPLY, DATA within the peer's window, writability by watermarks, outbound limit, FIN")
