@@ -15,11 +15,13 @@ import SPDY
 ///
 /// Backpressure goes both ways:
 /// - Receiving: with ``SPDY/SPDYSession/Configuration-swift.struct/manualDataConsumption``
-///   (which ``SPDYServer`` and ``SPDYClient`` always set), window is granted only when a stream
-///   channel has passed DATA to its pipeline. Bytes waiting in stream channels are capped per
-///   stream and per connection (``StreamConfiguration``); over a cap the connection stops
-///   reading from the socket until they are read. SPDY/2, which has no windows, relies on
-///   these caps alone.
+///   (which ``SPDYServer`` and ``SPDYClient`` always set), a stream's window is granted only
+///   when its channel has passed DATA to its pipeline. The SPDY/3.1 session window is given
+///   back as DATA arrives, so that a stream nobody reads does not stop the others (the stream
+///   windows and the caps below bound what waits). Bytes waiting in stream channels are
+///   capped per stream and per connection (``StreamConfiguration``); over a cap the
+///   connection stops reading from the socket until they are read. SPDY/2, which has no
+///   windows, relies on these caps alone.
 /// - Sending: while the channel is not writable the session is told that writing would
 ///   block, so it stops producing DATA; the stream channels' writability follows.
 ///
@@ -121,6 +123,11 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
     private let inboundStreamSetUp: StreamSetUp?
     private let pushStreamSetUp: StreamSetUp?
     private let consumesManually: Bool
+    /// Whether the SPDY/3.1 session window is given back as DATA arrives (with manual
+    /// consumption; stream windows wait for the stream channels' readers).
+    private let consumesSessionOnReceipt: Bool
+    /// DATA bytes received in the current `recv` whose session window is given back after it.
+    @exclusivity(unchecked) private var receivedSessionBytes = 0
 
     @exclusivity(unchecked) private var context: ChannelHandlerContext?
     /// The event loop, kept after the handler leaves the pipeline for failed futures.
@@ -197,6 +204,7 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         self.inboundStreamSetUp = inbound
         self.pushStreamSetUp = push
         self.consumesManually = session.configuration.manualDataConsumption
+        self.consumesSessionOnReceipt = consumesManually && session.version.hasSessionFlowControl
         installCallbacks()
     }
 
@@ -258,6 +266,7 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
             controlFrameReceived(frame)
         }
         callbacks.onDataChunkReceived = { [unowned self] _, _, id, chunk in
+            if consumesSessionOnReceipt { receivedSessionBytes += chunk.readableBytes }
             guard let stream = streams[id] else { return }
             stream.receive(.data(chunk, fin: false))
             inboundBytesAdded(stream, chunk.readableBytes)
@@ -398,7 +407,7 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         }
         if consumesManually, let id = stream.streamID {
             let consume = { [self] in
-                try? session.consume(streamID: id, size: bytes)
+                try? session.consumeStream(streamID: id, size: bytes)
                 pendingFlush = true
             }
             if inSession { deferredWork.append(consume) } else { consume() }
@@ -647,6 +656,10 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
             return
         }
         inSession = false
+        if receivedSessionBytes > 0 {
+            try? session.consumeSession(size: receivedSessionBytes)
+            receivedSessionBytes = 0
+        }
         processSessionEvents()
         pendingFlush = true
     }

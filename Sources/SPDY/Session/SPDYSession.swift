@@ -742,16 +742,41 @@ public final class SPDYSession {
     ///   ``SPDYError/Code-swift.enum/invalidState`` without manual consumption.
     public func consume(streamID: SPDYStreamID, size: Int) throws(SPDYError) {
         guard streamID != .zero else { throw .invalidArgument("stream 0 cannot be consumed") }
+        try consumeSession(size: size)
+        try consumeStream(streamID: streamID, size: size)
+    }
+
+    /// Like ``consume(streamID:size:)`` for the stream's window only
+    /// (`nghttp2_session_consume_stream`): with ``consumeSession(size:)`` for the session
+    /// window, an application can give the session window back as DATA arrives while each
+    /// stream's window waits for its reader, so that one stream nobody reads does not hold up
+    /// the others on SPDY/3.1.
+    ///
+    /// - Throws: as ``consume(streamID:size:)``.
+    public func consumeStream(streamID: SPDYStreamID, size: Int) throws(SPDYError) {
+        guard streamID != .zero else { throw .invalidArgument("stream 0 cannot be consumed") }
+        try checkManualConsumption(size)
+        if flowControlOn, let stream = stream(streamID) {
+            updateConsumed(stream: stream, size)
+        }
+    }
+
+    /// Like ``consume(streamID:size:)`` for the SPDY/3.1 session window only
+    /// (`nghttp2_session_consume_connection`); nothing on earlier versions.
+    ///
+    /// - Throws: ``SPDYError/Code-swift.enum/invalidState`` without manual consumption.
+    public func consumeSession(size: Int) throws(SPDYError) {
+        try checkManualConsumption(size)
+        if version.hasSessionFlowControl {
+            updateConsumed(stream: nil, size)
+        }
+    }
+
+    private func checkManualConsumption(_ size: Int) throws(SPDYError) {
         guard configuration.manualDataConsumption else {
             throw SPDYError(.invalidState, "manualDataConsumption is off")
         }
         guard size >= 0 else { throw .invalidArgument("size must not be negative") }
-        if version.hasSessionFlowControl {
-            updateConsumed(stream: nil, size)
-        }
-        if flowControlOn, let stream = stream(streamID) {
-            updateConsumed(stream: stream, size)
-        }
     }
 
     /// Puts a stream's deferred DATA back in the queue (`resume_data`).
