@@ -2,6 +2,7 @@ import NIOCore
 import NIOEmbedded
 import NIOSPDY
 import SPDY
+import SPDYTestSupport
 import Testing
 
 // Deterministic tests of SPDYConnection and its stream channels: the connection runs in an

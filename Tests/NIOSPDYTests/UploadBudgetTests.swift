@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOSPDY
 import SPDY
+import SPDYTestSupport
 import Testing
 
 @Suite("Concurrent uploads past the server's request body budget")
