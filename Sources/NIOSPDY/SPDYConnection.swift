@@ -468,7 +468,21 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     private var readingPaused: Bool {
-        bufferedInboundBytes > streamConfiguration.maxBufferedInboundBytes || !streamsOverCap.isEmpty
+        bufferedInboundBytes > inboundCap || !streamsOverCap.isEmpty
+    }
+
+    /// The connection's cap on unread DATA. With flow control it is at least what the windows
+    /// we advertise let the peer send (our INITIAL_WINDOW_SIZE × our MAX_CONCURRENT_STREAMS):
+    /// below that, streams that wait (a request past the server's body budget) could hold
+    /// the connection's reading back while the stream that may read waits for DATA queued
+    /// behind theirs. Those bytes are bounded by our own settings all the same.
+    private var inboundCap: Int {
+        let configured = streamConfiguration.maxBufferedInboundBytes
+        guard session.version != .v2, let streams = session.localSetting(.maxConcurrentStreams) else {
+            return configured
+        }
+        let window = Int(session.localSetting(.initialWindowSize) ?? UInt32(SPDYProtocol.defaultInitialWindowSize))
+        return max(configured, window * Int(streams))
     }
 
     private func resumeReadingIfPossible() {

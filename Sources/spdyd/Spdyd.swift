@@ -139,7 +139,14 @@ struct Spdyd: AsyncParsableCommand {
             $0 = FileServerContext(root: root, port: port, threadPool: threadPool)
         }
         let server = try SPDYServer(
-            configuration: .init(port: port, transport: transport, frameObserver: log?.observer),
+            configuration: .init(
+                port: port,
+                transport: transport,
+                // A file server reads no request body: a large one is refused (413 and
+                // RST_STREAM) rather than collected.
+                maxRequestBodySize: 1 << 20,
+                frameObserver: log?.observer
+            ),
             handler: FileHandler.self
         )
         // The listening lines below replace the library's log line; warnings still show.

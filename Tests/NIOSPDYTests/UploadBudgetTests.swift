@@ -48,4 +48,44 @@ struct UploadBudgetTests {
         await work.value
         try await client.shutdown()
     }
+
+    /// A hundred 256 KiB uploads at once (MAX_CONCURRENT_STREAMS): the streams waiting for the
+    /// budget hold a window's worth each (100 × 64 KiB), which must not make the connection
+    /// stop reading the oldest upload's DATA.
+    @Test(.timeLimit(.minutes(1)), arguments: [SPDYVersion.v3, .v3_1])
+    func manyUploadsAtOnceComplete(version: SPDYVersion) async throws {
+        let uploads = 100
+        let size = 256 << 10
+        let server = try startServer(.plain(version))
+        let client = try SPDYClient(configuration: .init(plainVersion: version))
+        let connection = try await client.connect(host: "127.0.0.1", port: server.port!, tls: false)
+        let answers = NIOLockedValueBox<[String]>([])
+        let body = ByteBuffer(repeating: 0x41, count: size)
+        let work = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for index in 0..<uploads {
+                    group.addTask {
+                        let answer: String
+                        do {
+                            let response = try await connection.request(
+                                SPDYClientRequest(
+                                    method: "POST", path: "/upload\(index)", scheme: "http", authority: "127.0.0.1",
+                                    body: body))
+                            answer = "\(response.statusCode) \(String(buffer: try await response.collectBody()))"
+                        } catch {
+                            answer = "\(error)"
+                        }
+                        answers.withLockedValue { $0.append(answer) }
+                    }
+                }
+            }
+        }
+        let answered = await eventually(timeout: .seconds(30)) { answers.withLockedValue { $0.count } == uploads }
+        let seen = answers.withLockedValue { $0 }
+        #expect(answered, "\(seen.count) of \(uploads) uploads answered within 30 s")
+        #expect(seen.allSatisfy { $0.hasPrefix("200 bytes=\(size) ") }, "\(seen.prefix(3))")
+        try await server.shutdownGracefully(timeout: .seconds(2))
+        await work.value
+        try await client.shutdown()
+    }
 }
