@@ -405,7 +405,8 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         if stream.pendingReadBytes <= streamConfiguration.maxBufferedInboundBytesPerStream {
             streamsOverCap.remove(ObjectIdentifier(stream))
         }
-        if consumesManually, let id = stream.streamID {
+        // After the peer's FIN a WINDOW_UPDATE would be for nothing.
+        if consumesManually, !stream.peerFinished, let id = stream.streamID {
             let consume = { [self] in
                 try? session.consumeStream(streamID: id, size: bytes)
                 pendingFlush = true

@@ -395,7 +395,8 @@ struct StreamChannelTests {
         stream.channel.read()
         #expect(stream.dataSummary == (101072, true))
         #expect(stream.events.last == .data(35536, fin: true))
-        try peer.expectSent(["WINDOW_UPDATE 1 35536"])
+        // The peer has finished: a WINDOW_UPDATE would be for nothing.
+        try peer.expectSent([])
     }
 
     @Test("SPDY/3.1: a stream nobody reads does not hold up the others (the session window comes back on receipt)")
@@ -544,6 +545,27 @@ struct StreamChannelTests {
         // Both sides are done: the stream closed cleanly.
         #expect(stream.events.last == .inactive)
         #expect(!stream.events.contains { if case .error = $0 { true } else { false } })
+    }
+
+    @Test("Trailers written after DATA that waits for window follow that DATA on the wire")
+    func trailersFollowQueuedData() throws {
+        let peer = try EmbeddedSPDY(streams: .init())
+        defer { peer.close() }
+        try peer.receive(
+            .settings(.init(entries: [.init(id: .initialWindowSize, value: 4096)])),
+            synStream(1, method: "GET", path: "/", fin: true))
+        let stream = try #require(peer.log.streams.first)
+        let child = stream.channel
+        child.write(headersPayload(responseHeaders), promise: nil)
+        child.write(dataPayload(6000), promise: nil)
+        let trailers = child.writeAndFlush(headersPayload([("x-checksum", "1")], fin: true))
+        // 4 KiB of window: the rest of the DATA waits, and so do the trailers.
+        try peer.expectSent(["SYN_REPLY 1", "DATA 1 4096"])
+        #expect(outcome(trailers) == nil)
+        try peer.receive(.windowUpdate(.init(streamID: 1, deltaWindowSize: 8192)))
+        try peer.expectSent(["DATA 1 1904", "HEADERS 1 FIN"])
+        #expect(succeeded(trailers))
+        #expect(stream.events.last == .inactive)
     }
 
     @Test("Sending follows the connection's writability: stream channels turn unwritable with it, DATA waits")
