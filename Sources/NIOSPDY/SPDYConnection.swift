@@ -564,17 +564,11 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         promise: EventLoopPromise<any Channel>?,
         initializer: @escaping StreamInitializer
     ) {
-        guard let context, !closed else {
+        guard let stream = makeLocalStream() else {
             promise?.fail(SPDYStreamError.connectionClosed)
             return
         }
-        let stream = SPDYStreamChannel(
-            connection: self, parent: context.channel, streamID: nil, configuration: streamConfiguration)
-        idleStreams[ObjectIdentifier(stream)] = stream
-        stream.configure(
-            initializer: { channel in initializer(channel).map { channel } },
-            promise: promise
-        )
+        stream.configure(initializer: { channel in initializer(channel).map { channel } }, promise: promise)
     }
 
     /// Opens a stream of ours (see ``createStreamChannel(promise:initializer:)``) and returns
@@ -582,15 +576,22 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
     public func createStreamChannel<Output: Sendable>(
         initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Output>
     ) -> EventLoopFuture<Output> {
-        guard let context, !closed else {
+        guard let stream = makeLocalStream() else {
             return anyEventLoop.makeFailedFuture(SPDYStreamError.connectionClosed)
         }
-        let promise = context.eventLoop.makePromise(of: Output.self)
+        let promise = stream.eventLoop.makePromise(of: Output.self)
+        stream.configure(initializer: initializer, promise: promise)
+        return promise.futureResult
+    }
+
+    /// A new stream channel of ours, without an ID until its first header block is flushed;
+    /// `nil` once the connection is closed.
+    private func makeLocalStream() -> SPDYStreamChannel? {
+        guard let context, !closed else { return nil }
         let stream = SPDYStreamChannel(
             connection: self, parent: context.channel, streamID: nil, configuration: streamConfiguration)
         idleStreams[ObjectIdentifier(stream)] = stream
-        stream.configure(initializer: initializer, promise: promise)
-        return promise.futureResult
+        return stream
     }
 
     private var anyEventLoop: any EventLoop {
@@ -602,10 +603,7 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
     /// own streams: requests of ``SPDYClientConnection``, pushed resources), with no futures.
     @discardableResult
     func openLocalStream(autoRead: Bool = true, _ setUp: (SPDYStreamChannel) throws -> Void) -> SPDYStreamChannel? {
-        guard let context, !closed else { return nil }
-        let stream = SPDYStreamChannel(
-            connection: self, parent: context.channel, streamID: nil, configuration: streamConfiguration)
-        idleStreams[ObjectIdentifier(stream)] = stream
+        guard let stream = makeLocalStream() else { return nil }
         stream.configureNow(autoRead: autoRead, setUp)
         return stream
     }

@@ -616,8 +616,6 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
         }
     }
 
-    var hasPendingReads: Bool { !pendingReads.isEmpty }
-
     private func deliverPendingReads() {
         guard activated, state != .closed else { return }
         unsatisfiedRead = false
