@@ -57,15 +57,25 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
         var isWritable = true
     }
 
+    /// The parent's allocator.
     public let allocator: ByteBufferAllocator
+    /// The parent's event loop: everything of the stream runs there.
     public let eventLoop: any EventLoop
+    /// The connection's channel.
     public let parent: (any Channel)?
+    /// The connection's local address.
     public let localAddress: SocketAddress?
+    /// The connection's remote address (the peer).
     public let remoteAddress: SocketAddress?
+    /// Completes when the stream channel has closed and left its pipeline.
     public var closeFuture: EventLoopFuture<Void> { closePromise.futureResult }
+    /// The stream's own pipeline.
     public var pipeline: ChannelPipeline { _pipeline }
+    /// The channel core (the channel itself).
     public var _channelCore: any ChannelCore { self }
+    /// Whether writes can go on without piling up: below the high watermark and the connection writable.
     public var isWritable: Bool { flags.withLockedValue { $0.isWritable } }
+    /// Whether the stream is open (from its initializer's end to its close).
     public var isActive: Bool { flags.withLockedValue { $0.isActive } }
 
     /// The stream's ID; `nil` on a client stream before its SYN_STREAM is flushed.
@@ -180,6 +190,7 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
 
     // MARK: Options
 
+    /// Sets `autoRead` (and accepts `allowRemoteHalfClosure`); other options are unsupported.
     public func setOption<Option: ChannelOption>(_ option: Option, value: Option.Value) -> EventLoopFuture<Void> {
         if eventLoop.inEventLoop {
             return eventLoop.makeCompletedFuture { try setOption0(option, value: value) }
@@ -187,6 +198,7 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
         return eventLoop.submit { try self.setOption0(option, value: value) }
     }
 
+    /// Reads `autoRead`, `allowRemoteHalfClosure` (always on) or ``SPDYStreamChannelOptions/streamID``.
     public func getOption<Option: ChannelOption>(_ option: Option) -> EventLoopFuture<Option.Value> {
         if eventLoop.inEventLoop {
             return eventLoop.makeCompletedFuture { try getOption0(option) }
@@ -240,28 +252,34 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
 
     // MARK: ChannelCore
 
+    /// The connection's local address.
     public func localAddress0() throws -> SocketAddress {
         guard let localAddress else { throw ChannelError.operationUnsupported }
         return localAddress
     }
 
+    /// The connection's remote address.
     public func remoteAddress0() throws -> SocketAddress {
         guard let remoteAddress else { throw ChannelError.operationUnsupported }
         return remoteAddress
     }
 
+    /// Unsupported: a stream channel is registered by its connection.
     public func register0(promise: EventLoopPromise<Void>?) {
         promise?.fail(ChannelError.operationUnsupported)
     }
 
+    /// Unsupported on a stream.
     public func bind0(to: SocketAddress, promise: EventLoopPromise<Void>?) {
         promise?.fail(ChannelError.operationUnsupported)
     }
 
+    /// Unsupported on a stream.
     public func connect0(to: SocketAddress, promise: EventLoopPromise<Void>?) {
         promise?.fail(ChannelError.operationUnsupported)
     }
 
+    /// Queues a ``SPDYStreamPayload``; it goes to the session at the next flush.
     public func write0(_ data: NIOAny, promise: EventLoopPromise<Void>?) {
         guard state == .idle || state == .open else {
             promise?.fail(ChannelError.ioOnClosedChannel)
@@ -281,12 +299,14 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
         unflushed.append((payload, promise))
     }
 
+    /// Hands what was written to the session and sends it.
     public func flush0() {
         guard activated || state == .open else { return }
         guard !unflushed.isEmpty else { return }
         connection.streamFlushed(self)
     }
 
+    /// Passes the payloads that arrived to the pipeline (consuming their DATA), or waits for more.
     public func read0() {
         guard !unsatisfiedRead else { return }
         unsatisfiedRead = true
@@ -295,6 +315,7 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
         }
     }
 
+    /// `.output` ends our side with FIN; `.all` resets the stream with RST_STREAM CANCEL unless both sides are done or our FIN is queued.
     public func close0(error: any Error, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         switch mode {
         case .output:
@@ -340,14 +361,17 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
         }
     }
 
+    /// No outbound user events are supported.
     public func triggerUserOutboundEvent0(_ event: Any, promise: EventLoopPromise<Void>?) {
         promise?.fail(ChannelError.operationUnsupported)
     }
 
+    /// Inbound data that reached the tail is dropped.
     public func channelRead0(_ data: NIOAny) {
         // Nothing consumes inbound data past the pipeline's tail.
     }
 
+    /// Errors that reached the tail are dropped.
     public func errorCaught0(error: any Error) {
         // Errors that reach the tail are dropped, as in other channels.
     }
@@ -691,6 +715,7 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
 }
 
 extension SPDYStreamChannel: CustomStringConvertible {
+    /// The stream ID and whether the channel is active.
     public var description: String {
         "SPDYStreamChannel(streamID: \(streamID.map { "\($0)" } ?? "none"), isActive: \(isActive))"
     }
