@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .library(name: "SPDY", targets: ["SPDY"]),
         .library(name: "NIOSPDY", targets: ["NIOSPDY"]),
+        .library(name: "SPDYUpgrade", targets: ["SPDYUpgrade"]),
         .library(name: "NIOSPDYOpenSSL", targets: ["NIOSPDYOpenSSL"]),
         .executable(name: "spdy-example", targets: ["SPDYExample"]),
         .executable(name: "spdyserv", targets: ["spdyserv"]),
@@ -161,6 +162,16 @@ let package = Package(
             ],
             path: "Interop/Driver"
         ),
+        // HTTP/1.1 upgraded to SPDY/3.1, as Kubernetes streams (exec, attach, port-forward).
+        .target(
+            name: "SPDYUpgrade",
+            dependencies: [
+                "NIOSPDY",
+                "SPDY",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // What several test suites share: the test server and its handler, raw connections
         // that record frames, a well-behaved client, waiting without hanging.
         .target(
@@ -180,6 +191,8 @@ let package = Package(
             name: "NIOSPDYTests",
             dependencies: [
                 "SPDYTestSupport",
+                "SPDYUpgrade",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 "NIOSPDY",
                 "SPDY",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,0 +1,142 @@
+import NIOCore
+import NIOHTTP1
+
+/// The server side of an HTTP/1.1 connection upgraded to SPDY/3.1, as Kubernetes does it
+/// (`Connection: Upgrade`, `Upgrade: SPDY/3.1`, the stream protocol chosen from
+/// `X-Stream-Protocol-Version`).
+///
+/// It reads one request head. An upgrade it accepts is answered with 101 Switching
+/// Protocols; then the HTTP/1.1 handlers leave the pipeline and `upgrade` installs the SPDY
+/// handlers, which receive every byte that came after the request head (a client may send
+/// its first frames right behind it). Anything else is answered as the kubelet answers it
+/// (400, or 403 with `X-Accepted-Stream-Protocol-Versions`) and the connection closes.
+public final class SPDYUpgradeServerHandler: ChannelInboundHandler, RemovableChannelHandler {
+    public typealias InboundIn = HTTPServerRequestPart
+    public typealias OutboundOut = HTTPServerResponsePart
+
+    /// Installs the SPDY handlers once the 101 has been written, on the event loop: the
+    /// channel, the request head, and the stream protocol chosen.
+    public typealias Upgrade = (_ channel: any Channel, _ head: HTTPRequestHead, _ streamProtocol: String?) throws ->
+        Void
+
+    private let supportedProtocols: [String]
+    private let maxRequestBodySize: Int
+    private let upgrade: Upgrade
+    private var head: HTTPRequestHead?
+    private var bodySize = 0
+    private var done = false
+
+    /// Creates the handler.
+    ///
+    /// - Parameters:
+    ///   - supportedProtocols: the stream protocols the server speaks, most preferred first
+    ///     (empty: accept an upgrade with none).
+    ///   - maxRequestBodySize: the request body an upgrade request may carry (Kubernetes
+    ///     sends none); larger requests are refused with 413.
+    ///   - upgrade: installs the SPDY handlers.
+    public init(supportedProtocols: [String], maxRequestBodySize: Int = 64 * 1024, upgrade: @escaping Upgrade) {
+        self.supportedProtocols = supportedProtocols
+        self.maxRequestBodySize = maxRequestBodySize
+        self.upgrade = upgrade
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !done else { return }
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+        case .body(let body):
+            bodySize += body.readableBytes
+            if bodySize > maxRequestBodySize {
+                refuse(context: context, status: .payloadTooLarge, message: "request body too large")
+            }
+        case .end:
+            guard let head else { return }
+            answer(head, context: context)
+        }
+    }
+
+    private func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        switch SPDYUpgradeDecision.decide(head, supported: supportedProtocols) {
+        case .badRequest(let message):
+            refuse(context: context, status: .badRequest, message: message)
+        case .forbidden(let accepted):
+            refuse(
+                context: context, status: .forbidden,
+                message: "unable to upgrade: unable to negotiate protocol: client supports "
+                    + "\(SPDYUpgradeDecision.streamProtocols(in: head.headers)), server accepts \(accepted)",
+                headers: [("X-Accepted-Stream-Protocol-Versions", accepted.joined(separator: ", "))])
+        case .upgrade(let streamProtocol):
+            done = true
+            var headers = HTTPHeaders([("Connection", "Upgrade"), ("Upgrade", "SPDY/3.1")])
+            if let streamProtocol { headers.add(name: "X-Stream-Protocol-Version", value: streamProtocol) }
+            context.write(
+                wrapOutboundOut(
+                    .head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers))),
+                promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            // The switch waits for the decoder to return from the read that carried the request:
+            // removed inside it, the decoder would hand over the bytes behind the request head
+            // only at its next read.
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.execute {
+                let (handler, context) = bound.value
+                handler.switchToSPDY(head, streamProtocol, context: context)
+            }
+        }
+    }
+
+    private func switchToSPDY(_ head: HTTPRequestHead, _ streamProtocol: String?, context: ChannelHandlerContext) {
+        do {
+            let pipeline = context.pipeline.syncOperations
+            let encoder = try pipeline.handler(type: HTTPResponseEncoder.self)
+            let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            try upgrade(context.channel, head, streamProtocol)
+            let channel = context.channel
+            pipeline.removeHandler(context: context, promise: nil)
+            pipeline.removeHandler(encoder, promise: nil)
+            // Last: the decoder hands the bytes that followed the request head to SPDY, as a
+            // read that needs its read-complete for SPDY to act on it.
+            let removed = channel.eventLoop.makePromise(of: Void.self)
+            pipeline.removeHandler(decoder, promise: removed)
+            removed.futureResult.whenSuccess { channel.pipeline.fireChannelReadComplete() }
+        } catch {
+            context.fireErrorCaught(error)
+            context.close(promise: nil)
+        }
+    }
+
+    private func refuse(
+        context: ChannelHandlerContext,
+        status: HTTPResponseStatus,
+        message: String,
+        headers extra: [(String, String)] = []
+    ) {
+        done = true
+        var body = context.channel.allocator.buffer(capacity: message.utf8.count)
+        body.writeString(message)
+        var headers = HTTPHeaders(extra)
+        headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        headers.add(name: "Connection", value: "close")
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+    }
+}
+
+extension ChannelPipeline.SynchronousOperations {
+    /// Sets a fresh server connection up for an HTTP/1.1 upgrade to SPDY/3.1 (see
+    /// ``SPDYUpgradeServerHandler``): the HTTP/1.1 request decoder (keeping the bytes that
+    /// follow the request head for SPDY), the response encoder and the upgrade handler.
+    public func configureSPDYUpgradeServer(
+        supportedProtocols: [String],
+        upgrade: @escaping SPDYUpgradeServerHandler.Upgrade
+    ) throws {
+        try addHandler(HTTPResponseEncoder())
+        try addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)))
+        try addHandler(SPDYUpgradeServerHandler(supportedProtocols: supportedProtocols, upgrade: upgrade))
+    }
+}
