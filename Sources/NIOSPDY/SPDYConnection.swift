@@ -285,20 +285,12 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         }
         callbacks.onControlFrameSent = { [unowned self] session, frame in
             guard !observers.isEmpty else { return }
-            let header =
-                session.sentControlFrameHeader
-                ?? SPDYControlFrameHeader(
-                    version: session.version.wireVersion, type: frame.type ?? SPDYFrameType(rawValue: 0), flags: 0,
-                    length: 0)
+            let header = session.reportedHeader(session.sentControlFrameHeader, of: frame)
             notifyObservers(.frame(.controlSent(frame, header)))
         }
         callbacks.onInvalidControlFrameReceived = { [unowned self] session, frame, status in
             guard !observers.isEmpty else { return }
-            let header =
-                session.receivedControlFrameHeader
-                ?? SPDYControlFrameHeader(
-                    version: session.version.wireVersion, type: frame.type ?? SPDYFrameType(rawValue: 0), flags: 0,
-                    length: 0)
+            let header = session.reportedHeader(session.receivedControlFrameHeader, of: frame)
             notifyObservers(.frame(.invalidControlReceived(frame, header, status)))
         }
         callbacks.onDataSent = { [unowned self] _, flags, id, length in

@@ -35,21 +35,13 @@ extension SPDYSessionCallbacks {
         }
         let controlSent = onControlFrameSent
         onControlFrameSent = { session, frame in
-            let header =
-                session.sentControlFrameHeader
-                ?? SPDYControlFrameHeader(
-                    version: session.version.wireVersion, type: frame.type ?? SPDYFrameType(rawValue: 0), flags: 0,
-                    length: 0)
+            let header = session.reportedHeader(session.sentControlFrameHeader, of: frame)
             observer(session, .controlSent(frame, header))
             try controlSent?(session, frame)
         }
         let invalid = onInvalidControlFrameReceived
         onInvalidControlFrameReceived = { session, frame, status in
-            let header =
-                session.receivedControlFrameHeader
-                ?? SPDYControlFrameHeader(
-                    version: session.version.wireVersion, type: frame.type ?? SPDYFrameType(rawValue: 0), flags: 0,
-                    length: 0)
+            let header = session.reportedHeader(session.receivedControlFrameHeader, of: frame)
             observer(session, .invalidControlReceived(frame, header, status))
             try invalid?(session, frame, status)
         }
@@ -200,5 +192,15 @@ public struct SPDYFrameFormatter: Sendable {
             break
         }
         return out
+    }
+}
+
+extension SPDYSession {
+    /// The wire header to report with a frame event: the one the session recorded, or, where
+    /// it has none (a frame it made up itself), one with the frame's type and no flags or length.
+    public func reportedHeader(_ recorded: SPDYControlFrameHeader?, of frame: SPDYFrame) -> SPDYControlFrameHeader {
+        recorded
+            ?? SPDYControlFrameHeader(
+                version: version.wireVersion, type: frame.type ?? SPDYFrameType(rawValue: 0), flags: 0, length: 0)
     }
 }
