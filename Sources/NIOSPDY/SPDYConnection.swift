@@ -204,7 +204,8 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         self.inboundStreamSetUp = inbound
         self.pushStreamSetUp = push
         self.consumesManually = session.configuration.manualDataConsumption
-        self.consumesSessionOnReceipt = consumesManually && session.version.hasSessionFlowControl
+        self.consumesSessionOnReceipt =
+            consumesManually && session.usesFlowControl && session.version.hasSessionFlowControl
         installCallbacks()
     }
 
@@ -471,7 +472,7 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
     /// behind theirs. Those bytes are bounded by our own settings all the same.
     private var inboundCap: Int {
         let configured = streamConfiguration.maxBufferedInboundBytes
-        guard session.version != .v2, let streams = session.localSetting(.maxConcurrentStreams) else {
+        guard session.usesFlowControl, let streams = session.localSetting(.maxConcurrentStreams) else {
             return configured
         }
         let window = Int(session.localSetting(.initialWindowSize) ?? UInt32(SPDYProtocol.defaultInitialWindowSize))

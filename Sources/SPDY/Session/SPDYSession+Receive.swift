@@ -351,7 +351,7 @@ extension SPDYSession {
     private func windowUpdateReceived(_ f: SPDYFrame.WindowUpdate, frame: SPDYFrame, header: SPDYControlFrameHeader) {
         guard flowControlOn else { return }
         let delta = Int(f.deltaWindowSize)
-        if f.streamID == .zero && version.hasSessionFlowControl {
+        if f.streamID == .zero && sessionFlowControlOn {
             guard sessionSendWindow <= SPDYProtocol.maxWindowSize - delta else {
                 notify { try callbacks.onInvalidControlFrameReceived?(self, frame, .protocolError) }
                 failSession(status: .protocolError)
@@ -394,7 +394,7 @@ extension SPDYSession {
         }
         let count = chunk.payload.readableBytes
         if count > 0 {
-            if version.hasSessionFlowControl {
+            if sessionFlowControlOn {
                 sessionRecvAvailable -= count
                 if configuration.enforcesReceiveWindow && sessionRecvAvailable < 0 && !failOnSend {
                     failSession(status: .protocolError)

@@ -67,7 +67,7 @@ extension SPDYSession {
 
     private func chargeSendWindows(streamID: SPDYStreamID?, _ count: Int) {
         guard flowControlOn, let streamID else { return }
-        if version.hasSessionFlowControl {
+        if sessionFlowControlOn {
             sessionSendWindow -= count
         }
         stream(streamID)?.sendWindow -= count
@@ -155,7 +155,7 @@ extension SPDYSession {
             default: return .invalidStreamState
             }
         case .windowUpdate(let f):
-            if f.streamID == .zero && version.hasSessionFlowControl { return nil }
+            if f.streamID == .zero && sessionFlowControlOn { return nil }
             guard let stream = stream(f.streamID) else { return .streamClosed }
             return stream.state == .closing ? .streamClosing : nil
         case .goAway:
@@ -184,7 +184,7 @@ extension SPDYSession {
         var length = configuration.dataFramePayloadSize
         guard flowControlOn else { return length }
         length = min(length, stream.sendWindow)
-        if version.hasSessionFlowControl {
+        if sessionFlowControlOn {
             length = min(length, sessionSendWindow)
         }
         return max(length, 0)

@@ -50,6 +50,14 @@ public final class SPDYSession {
         /// Limits on floods of cheap frames (empty DATA, RST_STREAM, stream errors, PING and
         /// SETTINGS); see ``SPDYAbuseLimits`` for the defaults.
         public var abuseLimits: SPDYAbuseLimits
+        /// Talk to a peer built on moby/spdystream, as Kubernetes' `kubectl` and kubelet are:
+        /// that library frames SPDY/3 but has no flow control (it never sends WINDOW_UPDATE and
+        /// ignores the ones it gets). With this set the session neither waits for windows
+        /// before sending DATA nor checks the windows of what it receives, and sends no
+        /// WINDOW_UPDATE: back-pressure is the transport's alone, so the application must
+        /// stop reading the transport when it cannot keep up (``NIOSPDY`` does). Use it with
+        /// ``SPDYVersion/v3``. Default `false`.
+        public var spdystreamCompatible: Bool
 
         /// Creates a configuration with the defaults.
         public init(
@@ -62,9 +70,11 @@ public final class SPDYSession {
             receiveBufferSize: Int = 16384,
             enforcesReceiveWindow: Bool = true,
             maxQueuedFrames: Int = 10_000,
-            abuseLimits: SPDYAbuseLimits = .init()
+            abuseLimits: SPDYAbuseLimits = .init(),
+            spdystreamCompatible: Bool = false
         ) {
             self.abuseLimits = abuseLimits
+            self.spdystreamCompatible = spdystreamCompatible
             self.automaticWindowUpdate = automaticWindowUpdate
             self.manualDataConsumption = manualDataConsumption
             self.maxReceivedControlFrameSize = maxReceivedControlFrameSize
@@ -89,6 +99,10 @@ public final class SPDYSession {
 
     /// Client or server.
     public let role: SPDYRole
+    /// Whether stream windows are kept (SPDY/3 and later, unless spdystream-compatible).
+    let flowControlOn: Bool
+    /// Whether the session window is kept (SPDY/3.1, unless spdystream-compatible).
+    let sessionFlowControlOn: Bool
     /// The protocol version.
     public let version: SPDYVersion
     /// The options and limits.
@@ -187,6 +201,8 @@ public final class SPDYSession {
         self.role = role
         self.version = version
         self.configuration = configuration
+        self.flowControlOn = version.hasStreamFlowControl && !configuration.spdystreamCompatible
+        self.sessionFlowControlOn = version.hasSessionFlowControl && !configuration.spdystreamCompatible
         self.abuse = AbuseMonitor(configuration.abuseLimits)
         self.callbacks = callbacks
         self.userData = userData
@@ -270,26 +286,26 @@ public final class SPDYSession {
     /// What we may still send on a stream (its flow-control window), or `nil`
     /// without the stream or without flow control (SPDY/2).
     public func streamSendWindow(_ streamID: SPDYStreamID) -> Int? {
-        guard version.hasStreamFlowControl else { return nil }
+        guard flowControlOn else { return nil }
         return stream(streamID)?.sendWindow
     }
 
     /// What we may still send on the session (SPDY/3.1), or `nil` before SPDY/3.1.
     public var sessionSendWindowSize: Int? {
-        version.hasSessionFlowControl ? sessionSendWindow : nil
+        sessionFlowControlOn ? sessionSendWindow : nil
     }
 
     /// Bytes received on a stream and not yet acknowledged with WINDOW_UPDATE
     /// (`get_stream_recv_data_length`): `nil` without the stream, 0 without flow control.
     public func streamReceivedDataLength(_ streamID: SPDYStreamID) -> Int? {
         guard let stream = stream(streamID) else { return nil }
-        return version.hasStreamFlowControl ? stream.recvWindowSize : 0
+        return flowControlOn ? stream.recvWindowSize : 0
     }
 
     /// Bytes received on the session and not yet acknowledged (`get_recv_data_length`);
     /// 0 before SPDY/3.1.
     public var receivedDataLength: Int {
-        version.hasSessionFlowControl ? sessionRecvWindowSize : 0
+        sessionFlowControlOn ? sessionRecvWindowSize : 0
     }
 
     /// The value the peer set for a setting, or the protocol default.
@@ -323,7 +339,8 @@ public final class SPDYSession {
 
     var anyGoAway: Bool { goAwaySent || goAwayReceived || failOnSend }
 
-    var flowControlOn: Bool { version.hasStreamFlowControl }
+    /// Whether windows are kept: SPDY/3 and later, unless the peer is spdystream.
+    public var usesFlowControl: Bool { flowControlOn }
 
     var outgoingStreamLimitReached: Bool {
         UInt64(remoteSettings[Int(SPDYSettingsID.maxConcurrentStreams.rawValue)]) <= UInt64(outgoingStreamCount)
@@ -710,12 +727,14 @@ public final class SPDYSession {
     ///   or stream 0 before SPDY/3.1, ``SPDYError/Code-swift.enum/streamClosed`` for a stream
     ///   that is not open, ``SPDYError/Code-swift.enum/invalidState`` on SPDY/2 (no flow control).
     public func submitWindowUpdate(streamID: SPDYStreamID, delta: Int) throws(SPDYError) {
-        guard flowControlOn else { throw SPDYError(.invalidState, "SPDY/2 has no flow control") }
+        guard flowControlOn else {
+            throw SPDYError(.invalidState, "no flow control (SPDY/2, or a spdystream-compatible session)")
+        }
         guard delta >= 1, delta <= SPDYProtocol.maxWindowSize else {
             throw .invalidArgument("a window delta must be in 1...2^31-1, not \(delta)")
         }
         if streamID == .zero {
-            guard version.hasSessionFlowControl else {
+            guard sessionFlowControlOn else {
                 throw .invalidArgument("stream 0 has a window only in SPDY/3.1")
             }
             let acknowledged = min(delta, sessionRecvWindowSize)
@@ -767,7 +786,7 @@ public final class SPDYSession {
     /// - Throws: ``SPDYError/Code-swift.enum/invalidState`` without manual consumption.
     public func consumeSession(size: Int) throws(SPDYError) {
         try checkManualConsumption(size)
-        if version.hasSessionFlowControl {
+        if sessionFlowControlOn {
             updateConsumed(stream: nil, size)
         }
     }
