@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "SPDY", targets: ["SPDY"]),
         .library(name: "NIOSPDY", targets: ["NIOSPDY"]),
         .library(name: "SPDYUpgrade", targets: ["SPDYUpgrade"]),
+        .library(name: "SPDYKubernetes", targets: ["SPDYKubernetes"]),
         .library(name: "NIOSPDYOpenSSL", targets: ["NIOSPDYOpenSSL"]),
         .executable(name: "spdy-example", targets: ["SPDYExample"]),
         .executable(name: "spdyserv", targets: ["spdyserv"]),
@@ -18,6 +19,7 @@ let package = Package(
         .executable(name: "spdycat", targets: ["spdycat"]),
         .executable(name: "spdyd", targets: ["spdyd"]),
         .executable(name: "spdyload", targets: ["spdyload"]),
+        .executable(name: "kube-pod", targets: ["kube-pod"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -170,6 +172,47 @@ let package = Package(
                 "SPDY",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        // Kubernetes streaming (exec, attach, cp, port-forward) over SPDY, server and client.
+        .target(
+            name: "SPDYKubernetes",
+            dependencies: [
+                "NIOSPDY",
+                "SPDY",
+                "SPDYUpgrade",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The pod kube-pod pretends to run: built-in commands and tar over a scratch folder.
+        .target(
+            name: "KubePod",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio")
+            ]
+        ),
+        // A fake Kubernetes API server for one pod: kubectl exec, attach, cp and port-forward.
+        .executableTarget(
+            name: "kube-pod",
+            dependencies: [
+                "KubePod",
+                "NIOSPDY",
+                "SPDYKubernetes",
+                "SPDYUpgrade",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // What several test suites share: the test server and its handler, raw connections
@@ -229,6 +272,25 @@ let package = Package(
                 "spdyd",
                 "spdyload",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "KubePodTests",
+            dependencies: [
+                "KubePod",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "SPDYKubernetesTests",
+            dependencies: [
+                "SPDYKubernetes",
+                "SPDYUpgrade",
+                "SPDY",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]

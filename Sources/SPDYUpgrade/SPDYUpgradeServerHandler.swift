@@ -19,10 +19,17 @@ public final class SPDYUpgradeServerHandler: ChannelInboundHandler, RemovableCha
     public typealias Upgrade = (_ channel: any Channel, _ head: HTTPRequestHead, _ streamProtocol: String?) throws ->
         Void
 
-    private let supportedProtocols: [String]
+    /// Which stream protocols a request's target speaks, most preferred first (empty: any
+    /// upgrade is accepted without one), or `nil` for a request that is not for an upgrade
+    /// endpoint: it goes on to the next handler, as HTTP/1.1.
+    public typealias Route = (HTTPRequestHead) -> [String]?
+
+    private let route: Route
     private let maxRequestBodySize: Int
     private let upgrade: Upgrade
     private var head: HTTPRequestHead?
+    private var supportedProtocols: [String] = []
+    private var forwarding = false
     private var bodySize = 0
     private var done = false
 
@@ -34,17 +41,49 @@ public final class SPDYUpgradeServerHandler: ChannelInboundHandler, RemovableCha
     ///   - maxRequestBodySize: the request body an upgrade request may carry (Kubernetes
     ///     sends none); larger requests are refused with 413.
     ///   - upgrade: installs the SPDY handlers.
-    public init(supportedProtocols: [String], maxRequestBodySize: Int = 64 * 1024, upgrade: @escaping Upgrade) {
-        self.supportedProtocols = supportedProtocols
+    public convenience init(
+        supportedProtocols: [String],
+        maxRequestBodySize: Int = 64 * 1024,
+        upgrade: @escaping Upgrade
+    ) {
+        self.init(route: { _ in supportedProtocols }, maxRequestBodySize: maxRequestBodySize, upgrade: upgrade)
+    }
+
+    /// Creates a handler that upgrades some requests and passes the others on: a server
+    /// with upgrade endpoints next to plain HTTP/1.1 ones (as the Kubernetes API server has
+    /// `…/exec` next to `/api`). The handlers after this one see the requests `route` does
+    /// not claim, and answer them with `HTTPServerResponsePart`s.
+    ///
+    /// - Parameters:
+    ///   - route: the stream protocols of a request's target, or `nil` to pass it on.
+    ///   - maxRequestBodySize: the request body an upgrade request may carry.
+    ///   - upgrade: installs the SPDY handlers (and removes the HTTP/1.1 handlers after this
+    ///     one).
+    public init(route: @escaping Route, maxRequestBodySize: Int = 64 * 1024, upgrade: @escaping Upgrade) {
+        self.route = route
         self.maxRequestBodySize = maxRequestBodySize
         self.upgrade = upgrade
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !done else { return }
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        if case .head(let head) = part {
+            if let supported = route(head) {
+                forwarding = false
+                supportedProtocols = supported
+            } else {
+                forwarding = true
+            }
+        }
+        if forwarding {
+            context.fireChannelRead(data)
+            return
+        }
+        switch part {
         case .head(let head):
             self.head = head
+            bodySize = 0
         case .body(let body):
             bodySize += body.readableBytes
             if bodySize > maxRequestBodySize {
@@ -135,8 +174,18 @@ extension ChannelPipeline.SynchronousOperations {
         supportedProtocols: [String],
         upgrade: @escaping SPDYUpgradeServerHandler.Upgrade
     ) throws {
+        try configureSPDYUpgradeServer(route: { _ in supportedProtocols }, upgrade: upgrade)
+    }
+
+    /// Like ``configureSPDYUpgradeServer(supportedProtocols:upgrade:)``, for a server whose
+    /// other requests go on as HTTP/1.1 to the handlers added after these (see
+    /// ``SPDYUpgradeServerHandler/init(route:maxRequestBodySize:upgrade:)``).
+    public func configureSPDYUpgradeServer(
+        route: @escaping SPDYUpgradeServerHandler.Route,
+        upgrade: @escaping SPDYUpgradeServerHandler.Upgrade
+    ) throws {
         try addHandler(HTTPResponseEncoder())
         try addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)))
-        try addHandler(SPDYUpgradeServerHandler(supportedProtocols: supportedProtocols, upgrade: upgrade))
+        try addHandler(SPDYUpgradeServerHandler(route: route, upgrade: upgrade))
     }
 }

@@ -41,7 +41,7 @@ public enum SPDYUpgradeDecision: Equatable, Sendable {
         tokens(headers[canonicalForm: "x-stream-protocol-version"].map(String.init))
     }
 
-    private static func tokens(_ values: [String]) -> [String] {
+    static func tokens(_ values: [String]) -> [String] {
         values.flatMap { $0.split(separator: ",") }
             .map { $0.trimmingCharacters(in: " \t") }
             .filter { !$0.isEmpty }
