@@ -32,6 +32,8 @@ public final class SPDYUpgradeServerHandler: ChannelInboundHandler, RemovableCha
     private var forwarding = false
     private var bodySize = 0
     private var done = false
+    private let requestTimeout: TimeAmount
+    private var timer: Scheduled<Void>?
 
     /// Creates the handler.
     ///
@@ -40,13 +42,19 @@ public final class SPDYUpgradeServerHandler: ChannelInboundHandler, RemovableCha
     ///     (empty: accept an upgrade with none).
     ///   - maxRequestBodySize: the request body an upgrade request may carry (Kubernetes
     ///     sends none); larger requests are refused with 413.
+    ///   - requestTimeout: how long a request may take to arrive complete (and a kept-alive
+    ///     connection may wait for its next one) before the connection is closed: a client
+    ///     that sends half a request head does not hold a connection forever.
     ///   - upgrade: installs the SPDY handlers.
     public convenience init(
         supportedProtocols: [String],
         maxRequestBodySize: Int = 64 * 1024,
+        requestTimeout: TimeAmount = .seconds(30),
         upgrade: @escaping Upgrade
     ) {
-        self.init(route: { _ in supportedProtocols }, maxRequestBodySize: maxRequestBodySize, upgrade: upgrade)
+        self.init(
+            route: { _ in supportedProtocols }, maxRequestBodySize: maxRequestBodySize, requestTimeout: requestTimeout,
+            upgrade: upgrade)
     }
 
     /// Creates a handler that upgrades some requests and passes the others on: a server
@@ -57,12 +65,62 @@ public final class SPDYUpgradeServerHandler: ChannelInboundHandler, RemovableCha
     /// - Parameters:
     ///   - route: the stream protocols of a request's target, or `nil` to pass it on.
     ///   - maxRequestBodySize: the request body an upgrade request may carry.
+    ///   - requestTimeout: how long a request may take to arrive complete, or a kept-alive
+    ///     connection may wait for the next.
     ///   - upgrade: installs the SPDY handlers (and removes the HTTP/1.1 handlers after this
     ///     one).
-    public init(route: @escaping Route, maxRequestBodySize: Int = 64 * 1024, upgrade: @escaping Upgrade) {
+    public init(
+        route: @escaping Route,
+        maxRequestBodySize: Int = 64 * 1024,
+        requestTimeout: TimeAmount = .seconds(30),
+        upgrade: @escaping Upgrade
+    ) {
         self.route = route
         self.maxRequestBodySize = maxRequestBodySize
+        self.requestTimeout = requestTimeout
         self.upgrade = upgrade
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { startTimer(context: context) }
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        startTimer(context: context)
+        context.fireChannelActive()
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        context.fireChannelInactive()
+    }
+
+    /// A request head the decoder refuses (too large, malformed) gets 400 and the
+    /// connection's close, as Go's HTTP server answers it, instead of a connection that
+    /// silently discards everything.
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard !done else {
+            context.fireErrorCaught(error)
+            return
+        }
+        if error is HTTPParserError {
+            refuse(context: context, status: .badRequest, message: "bad request: \(error)")
+        } else {
+            context.fireErrorCaught(error)
+        }
+    }
+
+    private func startTimer(context: ChannelHandlerContext) {
+        timer?.cancel()
+        guard !done else { return }
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: requestTimeout) {
+            bound.value.close(promise: nil)
+        }
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -77,6 +135,7 @@ public final class SPDYUpgradeServerHandler: ChannelInboundHandler, RemovableCha
             }
         }
         if forwarding {
+            if case .end = part { startTimer(context: context) }
             context.fireChannelRead(data)
             return
         }
@@ -107,6 +166,7 @@ public final class SPDYUpgradeServerHandler: ChannelInboundHandler, RemovableCha
                 headers: [("X-Accepted-Stream-Protocol-Versions", accepted.joined(separator: ", "))])
         case .upgrade(let streamProtocol):
             done = true
+            timer?.cancel()
             var headers = HTTPHeaders([("Connection", "Upgrade"), ("Upgrade", "SPDY/3.1")])
             if let streamProtocol { headers.add(name: "X-Stream-Protocol-Version", value: streamProtocol) }
             context.write(
@@ -152,6 +212,7 @@ public final class SPDYUpgradeServerHandler: ChannelInboundHandler, RemovableCha
         headers extra: [(String, String)] = []
     ) {
         done = true
+        timer?.cancel()
         var body = context.channel.allocator.buffer(capacity: message.utf8.count)
         body.writeString(message)
         var headers = HTTPHeaders(extra)
@@ -162,7 +223,13 @@ public final class SPDYUpgradeServerHandler: ChannelInboundHandler, RemovableCha
             wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        // As Go's HTTP server: end our side, read (and drop) what the client still sends for
+        // a moment, then close. Closing with unread bytes would make the kernel answer with
+        // RST, and the client could lose the answer.
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            channel.close(mode: .output, promise: nil)
+            channel.eventLoop.scheduleTask(in: .milliseconds(500)) { channel.close(promise: nil) }
+        }
     }
 }
 
@@ -182,10 +249,11 @@ extension ChannelPipeline.SynchronousOperations {
     /// ``SPDYUpgradeServerHandler/init(route:maxRequestBodySize:upgrade:)``).
     public func configureSPDYUpgradeServer(
         route: @escaping SPDYUpgradeServerHandler.Route,
+        requestTimeout: TimeAmount = .seconds(30),
         upgrade: @escaping SPDYUpgradeServerHandler.Upgrade
     ) throws {
         try addHandler(HTTPResponseEncoder())
         try addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)))
-        try addHandler(SPDYUpgradeServerHandler(route: route, upgrade: upgrade))
+        try addHandler(SPDYUpgradeServerHandler(route: route, requestTimeout: requestTimeout, upgrade: upgrade))
     }
 }

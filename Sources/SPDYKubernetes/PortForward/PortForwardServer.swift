@@ -165,9 +165,30 @@ public enum PortForwardServer {
             } catch {
                 throw PortForwardError(
                     "error forwarding port \(request.port) to pod \(podName), uid : "
-                        + "dial tcp \(host):\(request.port): \(error)")
+                        + "dial tcp \(host):\(request.port): \(Self.describeConnectFailure(error))")
             }
             try await splice(request.data, with: tcp, endingWith: .tcp)
+        }
+    }
+}
+
+extension PortForwardServer {
+    /// A failed connection in the words of Go's `net.Dial` ("connect: connection refused"),
+    /// which is what kubectl users see from a real kubelet.
+    static func describeConnectFailure(_ error: any Error) -> String {
+        var errnoCode: CInt?
+        if let connectionError = error as? NIOConnectionError {
+            errnoCode = connectionError.connectionErrors.lazy.compactMap { ($0.error as? IOError)?.errnoCode }.first
+        } else if let ioError = error as? IOError {
+            errnoCode = ioError.errnoCode
+        }
+        guard let errnoCode else { return "\(error)" }
+        switch errnoCode {
+        case ECONNREFUSED: return "connect: connection refused"
+        case ETIMEDOUT: return "connect: connection timed out"
+        case EHOSTUNREACH: return "connect: no route to host"
+        case ENETUNREACH: return "connect: network is unreachable"
+        default: return "connect: errno \(errnoCode)"
         }
     }
 }
