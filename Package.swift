@@ -164,6 +164,22 @@ let package = Package(
             ],
             path: "Interop/Driver"
         ),
+        // Our Kubernetes client (exec, attach, port-forward) against a given server: the Go
+        // kubelet-peer on moby/spdystream, or kube-pod (Interop/KubeClient/run.sh).
+        .executableTarget(
+            name: "kube-interop",
+            dependencies: [
+                "SPDYKubernetes",
+                "SPDYUpgrade",
+                "SPDY",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            path: "Interop/KubeClient",
+            exclude: ["run.sh"]
+        ),
         // HTTP/1.1 upgraded to SPDY/3.1, as Kubernetes streams (exec, attach, port-forward).
         .target(
             name: "SPDYUpgrade",

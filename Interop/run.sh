@@ -232,6 +232,20 @@ else
     fi
 fi
 
+# Kubernetes: the real kubectl against kube-pod, and our client against kube-pod and against
+# a kubelet-like peer on spdystream. Each script prints its own PASS/FAIL lines.
+for script in Interop/kubectl/run.sh Interop/KubeClient/run.sh; do
+    sub_log="$logs/$(basename "$(dirname "$script")").log"
+    bash "$script" 2>&1 | tee "$sub_log"
+    sub_passed=$(grep -c '^PASS ' "$sub_log")
+    sub_failed=$(grep -c '^FAIL ' "$sub_log")
+    if [ "$sub_passed" -eq 0 ] && [ "$sub_failed" -eq 0 ]; then
+        fail "$script" "it ran no cell"
+    fi
+    passed=$((passed + sub_passed))
+    failed=$((failed + sub_failed))
+done
+
 echo "interop: cells ran in $(elapsed "$suite_started") s"
 echo "interop: ${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ]

@@ -57,7 +57,7 @@ struct KubePodServer: Sendable {
         case "portforward":
             try PortForwardServer.start(
                 on: channel, request: head, configuration: .init(logger: logger),
-                handler: PortForwardServer.loopback(podName: pod.name))
+                handler: PortForwardServer.loopback(podName: pod.name, podUID: pod.uid))
         case "attach":
             let commands = self.commands
             try RemoteCommandServer.start(

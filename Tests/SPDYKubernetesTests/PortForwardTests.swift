@@ -1,8 +1,9 @@
 import NIOCore
 import NIOPosix
 import SPDY
-import SPDYKubernetes
 import Testing
+
+@testable import SPDYKubernetes
 
 @Suite("portforward: our client against our server, to a loopback echo server")
 struct PortForwardTests {
@@ -129,5 +130,43 @@ struct PortForwardTests {
         #expect(String(buffer: message).hasSuffix("timed out waiting for streams"))
         connection.close()
         await server.stop()
+    }
+}
+
+@Suite("portforward and resize limits")
+struct KubernetesLimitTests {
+    @Test("Pairs beyond maxConcurrentConnections are refused on their error stream; the first goes on")
+    func pairLimit() async throws {
+        let release = AsyncStream<Void>.makeStream()
+        let server = try await KubernetesTestServer.start(
+            portForward: .init(maxConcurrentConnections: 1),
+            forward: { request in
+                try await request.data.write("first")
+                for await _ in release.stream {}
+            })
+        let client = try await PortForwardClient.connect(server.endpoint, namespace: "default", pod: "demo")
+        let first = try await client.openConnection(port: 80)
+        var iterator = first.data.inbound.makeAsyncIterator()
+        #expect(try await iterator.next().map { String(buffer: $0) } == "first")
+        let second = try await client.openConnection(port: 80)
+        #expect(try await second.error() == "too many forwarded connections on one connection")
+        release.continuation.finish()
+        #expect(try await first.error() == nil)
+        client.close()
+        await server.stop()
+    }
+
+    @Test("Resize messages: sizes split across chunks are read; an endless line is refused at 4 KiB")
+    func resizeDecoder() throws {
+        var decoder = TerminalSizeDecoder()
+        #expect(try decoder.feed(Array(#"{"Width":100,"He"#.utf8)).isEmpty)
+        #expect(
+            try decoder.feed(Array("ight\":40}\n{\"Width\":1,\"Height\":2}\n".utf8))
+                == [TerminalSize(width: 100, height: 40), TerminalSize(width: 1, height: 2)])
+        #expect(throws: RemoteCommandProtocolError.self) { try decoder.feed(Array("{\"Width\":x}\n".utf8)) }
+        var endless = TerminalSizeDecoder()
+        #expect(throws: RemoteCommandProtocolError.self) {
+            try endless.feed([UInt8](repeating: UInt8(ascii: " "), count: 5000))
+        }
     }
 }

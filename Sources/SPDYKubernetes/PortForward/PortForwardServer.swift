@@ -25,7 +25,7 @@ public struct PortForwardRequest: Sendable {
 /// a pair of streams (error and data) with the same `requestid` and `port`.
 ///
 /// For each complete pair the application connects the data stream to something (see
-/// ``loopback(host:podName:group:)``). When it returns, both streams end with FIN; when it
+/// ``loopback(host:podName:podUID:group:connectTimeout:)``). When it returns, both streams end with FIN; when it
 /// throws, the error's description goes on the error stream first, which makes kubectl
 /// report it and give up.
 public enum PortForwardServer {
@@ -154,6 +154,7 @@ public enum PortForwardServer {
     public static func loopback(
         host: String = "127.0.0.1",
         podName: String = "",
+        podUID: String = "",
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         connectTimeout: TimeAmount = .seconds(10)
     ) -> Handler {
@@ -164,7 +165,7 @@ public enum PortForwardServer {
                     host: host, port: Int(request.port), group: group, timeout: connectTimeout)
             } catch {
                 throw PortForwardError(
-                    "error forwarding port \(request.port) to pod \(podName), uid : "
+                    "error forwarding port \(request.port) to pod \(podName), uid \(podUID): "
                         + "dial tcp \(host):\(request.port): \(Self.describeConnectFailure(error))")
             }
             try await splice(request.data, with: tcp, endingWith: .tcp)

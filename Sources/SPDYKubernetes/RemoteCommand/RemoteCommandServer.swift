@@ -175,6 +175,8 @@ public enum RemoteCommandServer {
                         for terminalSize in try decoder.feed(chunk.readableBytesView) { report(terminalSize) }
                     }
                     if let last = try decoder.finish() { report(last) }
+                } catch is CancellationError {
+                    // The command ended; its resizes are of no use now.
                 } catch {
                     logger.notice("remotecommand: \(error)")
                     stream.reset()
