@@ -141,7 +141,7 @@ struct RemoteCommandTests {
     @Test("A stream of an unknown type is reset; streams never completed time out with a message on the error stream")
     func unknownStreamAndTimeout() async throws {
         let ran = NIOLockedValueBox(false)
-        let server = try await KubernetesTestServer.start(remoteCommand: .init(streamTimeout: .milliseconds(300))) {
+        let server = try await KubernetesTestServer.start(remoteCommand: .init(streamTimeout: .seconds(3))) {
             _ in
             ran.withLockedValue { $0 = true }
             return .success

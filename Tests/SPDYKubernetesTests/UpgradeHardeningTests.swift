@@ -67,16 +67,20 @@ struct UpgradeHardeningTests {
         try await server.close()
     }
 
-    @Test("Half a request head: the connection is closed after the request timeout")
+    @Test("Half a request head: the connection is closed after the request timeout, without an answer")
     func truncatedHead() async throws {
-        let server = try await Self.startServer(requestTimeout: .milliseconds(300))
+        let server = try await Self.startServer(requestTimeout: .seconds(1))
         let start = ContinuousClock.now
-        let (answer, closed) = try await Self.exchange(
-            Array("POST /api/v1/namespaces/default/pods/demo/exec HTTP/1.1\r\nConnection: Upg".utf8),
-            port: server.localAddress!.port!, timeout: 10)
-        #expect(closed)
-        #expect(answer.isEmpty)
-        #expect(ContinuousClock.now - start < .seconds(5))
+        do {
+            let (answer, closed) = try await Self.exchange(
+                Array("POST /api/v1/namespaces/default/pods/demo/exec HTTP/1.1\r\nConnection: Upg".utf8),
+                port: server.localAddress!.port!, timeout: 20)
+            #expect(closed)
+            #expect(answer.isEmpty)
+        } catch ChannelError.ioOnClosedChannel {
+            // On a loaded machine the timeout may close the connection before the client wrote.
+        }
+        #expect(ContinuousClock.now - start < .seconds(15))
         try await server.close()
     }
 
