@@ -361,9 +361,19 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
         }
     }
 
-    /// No outbound user events are supported.
+    /// Handles ``SPDYResetStreamEvent`` (RST_STREAM with its status); other outbound user
+    /// events are unsupported.
     public func triggerUserOutboundEvent0(_ event: Any, promise: EventLoopPromise<Void>?) {
-        promise?.fail(ChannelError.operationUnsupported)
+        guard let reset = event as? SPDYResetStreamEvent else {
+            promise?.fail(ChannelError.operationUnsupported)
+            return
+        }
+        guard state == .open, streamID != nil else {
+            promise?.fail(ChannelError.alreadyClosed)
+            return
+        }
+        resetStream(reset.status)
+        promise?.succeed(())
     }
 
     /// Inbound data that reached the tail is dropped.
