@@ -161,6 +161,8 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
     @exclusivity(unchecked) private var flushedStreams: [SPDYStreamChannel] = []
     @exclusivity(unchecked) private var completedWrites: [EventLoopPromise<Void>] = []
     @exclusivity(unchecked) private var deferredWork: [() -> Void] = []
+    /// Work that waits for the session's next `send()` (``afterNextSend(_:)``).
+    @exclusivity(unchecked) private var afterSendWork: [() -> Void] = []
     /// Stream channels that received payloads during the current read.
     @exclusivity(unchecked) private var streamsToRead: [SPDYStreamChannel] = []
     /// Received DATA bytes waiting in stream channels.
@@ -429,6 +431,13 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
     /// Runs `work` once the session call in progress has returned (at once if none is).
     func afterSession(_ work: @escaping () -> Void) {
         if inSession { deferredWork.append(work) } else { work() }
+    }
+
+    /// Runs `work` after the session's next `send()`, once the frames queued so far are
+    /// written: a reset that must follow a SYN_REPLY with FIN, which a reset submitted
+    /// while the reply waits in the session would discard.
+    func afterNextSend(_ work: @escaping () -> Void) {
+        afterSendWork.append(work)
     }
 
     /// Succeeds a write promise once the session call in progress has returned.
@@ -825,7 +834,13 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
                     return
                 }
                 inSession = false
+                // Work registered before this send() follows frames it has written; work that
+                // the events below register waits for the next round.
+                let written = afterSendWork
+                afterSendWork = []
                 processSessionEvents()
+                for item in written { item() }
+                if !afterSendWork.isEmpty { flushAgain = true }
             } while flushAgain
             context.flush()
         } while flushAgain

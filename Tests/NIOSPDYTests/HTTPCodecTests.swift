@@ -201,6 +201,21 @@ private func responseHead(_ status: HTTPResponseStatus, _ headers: [(String, Str
     .head(HTTPResponseHead(version: .http1_1, status: status, headers: HTTPHeaders(headers)))
 }
 
+/// Refuses a request as soon as its head arrives (while the connection is still reading):
+/// 413 without a body, then a full close.
+private final class AnswerAndClose: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head = unwrapInboundIn(data) else { return }
+        let head = HTTPResponseHead(version: .http1_1, status: .payloadTooLarge, headers: ["content-length": "0"])
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        context.close(promise: nil)
+    }
+}
+
 // MARK: - Tests
 
 @Suite("HTTP/1 and swift-http-types over SPDY streams")
@@ -482,6 +497,19 @@ struct HTTPCodecTests {
         let frames = describe(try harness.sent())
         #expect(frames.count == 3, "\(frames)")
         #expect(frames.last == "RST_STREAM 1 CANCEL")
+    }
+
+    @Test("a bodiless answer and a close while the request is read: the SYN_REPLY leaves before RST_STREAM")
+    func bodilessAnswerBeforeReset() throws {
+        let harness = try CodecHarness(role: .server, version: .v3_1) {
+            [SPDYToHTTP1ServerCodec(version: .v3_1), AnswerAndClose()]
+        }
+        try harness.receive(request(method: "POST", extra: [("content-length", "100000")], fin: false), data(1, "x"))
+        #expect(
+            describe(try harness.sent()) == [
+                "SYN_REPLY 1 FIN :status=413 Payload Too Large :version=HTTP/1.1 content-length=0",
+                "RST_STREAM 1 CANCEL",
+            ])
     }
 
     @Test(

@@ -393,7 +393,8 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
     }
 
     private var resetAfterFin = false
-    /// Our FIN has been handed to the session.
+    /// Our FIN has left the session (on a header block: written by its `send()`; on DATA:
+    /// read from our provider).
     private var finSent = false
 
     private func ourSideEnded() {
@@ -479,7 +480,9 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
             providerAttached = provider != nil
             if payload.fin {
                 outboundFinished = true
-                ourSideEnded()
+                // The FIN rides on a frame still queued in the session: a reset of ours must
+                // wait until it is written, or it would overtake (and discard) the reply.
+                connection.afterNextSend { [self] in ourSideEnded() }
             }
             promise?.succeed(())
             return
@@ -502,7 +505,10 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
         do {
             try connection.session.submitHeaders(
                 flags: payload.fin ? .fin : [], streamID: streamID, headers: payload.headers)
-            if payload.fin { outboundFinished = true }
+            if payload.fin {
+                outboundFinished = true
+                connection.afterNextSend { [self] in ourSideEnded() }
+            }
             promise?.succeed(())
         } catch {
             promise?.fail(SPDYStreamError.invalidWrite("\(error)"))
