@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages swift-spdy needs next to a Swift toolchain:
 # zlib's and OpenSSL's headers (the CZlib and COpenSSL system libraries),
-# pkg-config, and python3 (an independent zlib used by the interoperability
-# tests). Idempotent; run as root or with sudo available.
+# pkg-config, python3 (an independent zlib used by the interoperability
+# tests) and curl (the HTTP/1.1 client spdyd's tests fetch with). Idempotent;
+# run as root or with sudo available.
 set -euo pipefail
 
 packages=()
-for package in zlib1g-dev libssl-dev pkg-config; do
+for package in zlib1g-dev libssl-dev pkg-config curl; do
     dpkg -s "$package" >/dev/null 2>&1 || packages+=("$package")
 done
 command -v python3 >/dev/null 2>&1 || packages+=(python3)

@@ -19,8 +19,11 @@ public struct SPDYServerRequest: Sendable {
     public var body: ByteBuffer
     /// The peer's address.
     public var clientAddress: SocketAddress?
-    /// The stream of the request.
+    /// The stream of the request; zero for a request that came over HTTP/1.1.
     public var streamID: SPDYStreamID
+    /// The protocol the request came over: `.spdy(version)`, or `.http11` (see
+    /// ``SPDYServer/Configuration-swift.struct/servesHTTP1``).
+    public var negotiatedProtocol: SPDYNegotiation.Selection
 }
 
 /// What an async responder answers.
@@ -68,7 +71,7 @@ public struct SPDYServerResponse: Sendable {
 /// A request handler that runs an async responder (``SPDYServer/init(configuration:responder:group:logger:)``).
 final class AsyncResponderHandler: SPDYRequestHandler {
     override func handle() {
-        guard let responder = server?.responder, let eventLoop = connection?.eventLoop else {
+        guard let responder = server?.responder else {
             sendError(500, message: "No responder")
             return
         }
@@ -81,8 +84,10 @@ final class AsyncResponderHandler: SPDYRequestHandler {
             headers: requestHeaders,
             body: rfile,
             clientAddress: clientAddress,
-            streamID: streamID
+            streamID: streamID,
+            negotiatedProtocol: negotiatedProtocol
         )
+        let eventLoop = self.eventLoop
         let writer = startStreaming()
         let handler = UncheckedSendable(self)
         Task {
@@ -122,8 +127,9 @@ final class AsyncResponderHandler: SPDYRequestHandler {
 }
 
 extension SPDYRequestHandler {
-    /// Resets the request's stream with INTERNAL_ERROR (a response that cannot be completed).
+    /// Resets the request's stream with INTERNAL_ERROR (a response that cannot be completed);
+    /// over HTTP/1.1, which cannot cut one response short, closes the connection.
     public func resetStream(status: SPDYStreamStatus = .internalError) {
-        streamChannel?.resetStream(status)
+        resetHandler?(status)
     }
 }

@@ -62,14 +62,21 @@ open class SPDYRequestHandler {
     public internal(set) var rfile = ByteBuffer()
     /// The response body (`wfile`).
     public internal(set) var wfile: SPDYResponseWriter!
-    /// The stream of the request.
+    /// The stream of the request; zero for a request that came over HTTP/1.1.
     public internal(set) var streamID: SPDYStreamID = .zero
-    /// The negotiated SPDY version.
+    /// The protocol the request came over: `.spdy(version)`, or `.http11` when the server
+    /// serves HTTP/1.1 on its port too and the client spoke it (see
+    /// ``SPDYServer/Configuration-swift.struct/servesHTTP1``).
+    public internal(set) var negotiatedProtocol: SPDYNegotiation.Selection = .spdy(.v3)
+    /// The negotiated SPDY version; for a request that came over HTTP/1.1 it says nothing
+    /// (see ``negotiatedProtocol``).
     public internal(set) var version: SPDYVersion = .v3
-    /// The connection (for server push and low-level access).
+    /// The connection (for server push and low-level access); `nil` over HTTP/1.1.
     public var connection: SPDYConnection? { streamChannel?.connection }
-    /// The request's stream channel.
+    /// The request's stream channel; `nil` over HTTP/1.1.
     public internal(set) var streamChannel: SPDYStreamChannel?
+    /// The event loop the request is handled on (that of its connection).
+    public var eventLoop: any EventLoop { wfile.eventLoop }
 
     var status: String?
     var responseHeaders: [(String, String)] = []
@@ -77,6 +84,9 @@ open class SPDYRequestHandler {
     var streaming = false
     var submitResponse: ((SPDYRequestHandler) -> Void)?
     var pushHandler: ((SPDYRequestHandler, SPDYHeaders, ByteBuffer) -> SPDYResponseWriter?)?
+    /// Ends a response that cannot be completed: RST_STREAM on SPDY, closing the connection
+    /// on HTTP/1.1.
+    var resetHandler: ((SPDYStreamStatus) -> Void)?
 
     /// Creates a handler; the server fills in the request before calling ``handle()``.
     public required init() {}
@@ -198,7 +208,8 @@ open class SPDYRequestHandler {
     /// `:version`, `content-type`); `:scheme` and `:host` default to the request's.
     ///
     /// - Returns: the pushed stream's body writer (finished already when `body` is given
-    ///   in full), or `nil` when the push could not be submitted.
+    ///   in full), or `nil` when the push could not be submitted (always over HTTP/1.1,
+    ///   which has no push).
     @discardableResult
     public func push(headers: SPDYHeaders, body: ByteBuffer? = nil) -> SPDYResponseWriter? {
         var headers = headers

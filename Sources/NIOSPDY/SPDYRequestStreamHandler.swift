@@ -50,15 +50,22 @@ final class RequestBodyBudget {
 /// block, then body up to ``SPDYServer/Configuration-swift.struct/maxRequestBodySize``)
 /// and runs a ``SPDYRequestHandler`` on it when it is complete, then sends its answer on the
 /// stream channel.
+///
+/// On an HTTP/1.1 connection it is the last handler of the connection's pipeline, after an
+/// ``HTTP1ExchangeAdapter`` that presents each request as a stream's payloads: it then handles
+/// the connection's requests one after another (NIOHTTP1's pipelining handler delivers the next
+/// one once the answer to the previous one has ended).
 final class SPDYRequestStreamHandler: ChannelInboundHandler {
     typealias InboundIn = SPDYStreamPayload
     typealias OutboundOut = SPDYStreamPayload
 
     private let server: SPDYServer
-    private let version: SPDYVersion
+    private let negotiated: SPDYNegotiation.Selection
     private let budget: RequestBodyBudget
     private var context: ChannelHandlerContext?
-    private var channel: SPDYStreamChannel?
+    /// Where the answer is written: the stream channel, or the HTTP/1.1 connection.
+    private var channel: (any Channel)?
+    private var streamChannel: SPDYStreamChannel?
     private var headers = SPDYHeaders()
     private var priority: UInt8 = 0
     private var body = ByteBuffer()
@@ -66,16 +73,28 @@ final class SPDYRequestStreamHandler: ChannelInboundHandler {
     private var tooLarge = false
     private var dispatched = false
     private var writer: SPDYResponseWriter?
+    /// Set while a request handler runs: an HTTP/1.1 answer that ends inside it lets the next
+    /// pipelined request in at once, and that request waits in `held` until the handler returns.
+    private var dispatching = false
+    private var held: [SPDYStreamPayload] = []
 
     init(server: SPDYServer, version: SPDYVersion, budget: RequestBodyBudget) {
         self.server = server
-        self.version = version
+        self.negotiated = .spdy(version)
+        self.budget = budget
+    }
+
+    /// The handler of an HTTP/1.1 connection's requests.
+    init(http1Server server: SPDYServer, budget: RequestBodyBudget) {
+        self.server = server
+        self.negotiated = .http11
         self.budget = budget
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        channel = context.channel as? SPDYStreamChannel
+        channel = context.channel
+        streamChannel = context.channel as? SPDYStreamChannel
         budget.started(self)
     }
 
@@ -83,6 +102,7 @@ final class SPDYRequestStreamHandler: ChannelInboundHandler {
         // The context holds this handler: keeping it would keep both alive.
         self.context = nil
         channel = nil
+        streamChannel = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -91,9 +111,22 @@ final class SPDYRequestStreamHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let payload = unwrapInboundIn(data)
+        if dispatching {
+            held.append(payload)
+            return
+        }
+        receive(payload)
+        while !dispatching, !held.isEmpty {
+            receive(held.removeFirst())
+        }
+    }
+
+    private func receive(_ payload: SPDYStreamPayload) {
+        switch payload {
         case .headers(let payload):
             if case .synStream(let priority, _, _) = payload.kind {
+                if dispatched && negotiated == .http11 { startNextRequest() }
                 headers = payload.headers
                 self.priority = priority
             } else if !dispatched {
@@ -149,6 +182,17 @@ final class SPDYRequestStreamHandler: ChannelInboundHandler {
         // A reset or a closed connection: channelInactive follows and tears down.
     }
 
+    /// The next request of an HTTP/1.1 connection: the previous one has been answered.
+    private func startNextRequest() {
+        headers = SPDYHeaders()
+        body = ByteBuffer()
+        buffering = true
+        tooLarge = false
+        dispatched = false
+        writer = nil
+        budget.started(self)
+    }
+
     func resumeReading() {
         guard buffering, let context else { return }
         if budget.mayRead(self) {
@@ -171,8 +215,17 @@ final class SPDYRequestStreamHandler: ChannelInboundHandler {
     }
 
     private func dispatch() {
-        guard let channel, let streamID = channel.streamID else { return }
+        guard let channel else { return }
+        let streamID: SPDYStreamID
+        if let streamChannel {
+            guard let id = streamChannel.streamID else { return }
+            streamID = id
+        } else {
+            streamID = .zero
+        }
         dispatched = true
+        dispatching = true
+        defer { dispatching = false }
         let required = [":method", ":path", ":version", ":scheme", ":host"].map { headers[$0] }
         let complete = required.allSatisfy { $0 != nil }
         let handlerType = server.handlerType
@@ -189,8 +242,9 @@ final class SPDYRequestStreamHandler: ChannelInboundHandler {
         handler.server = server
         handler.rfile = tooLarge ? ByteBuffer() : body
         handler.streamID = streamID
-        handler.version = version
-        handler.streamChannel = channel
+        handler.negotiatedProtocol = negotiated
+        if case .spdy(let version) = negotiated { handler.version = version }
+        handler.streamChannel = streamChannel
         body = ByteBuffer()
         let writer = SPDYResponseWriter(channel: channel, streamID: streamID)
         self.writer = writer
@@ -201,15 +255,22 @@ final class SPDYRequestStreamHandler: ChannelInboundHandler {
             handler.headersSent = true
             Self.submit(handler)
         }
-        let priority = self.priority
-        handler.pushHandler = { handler, headers, body in
-            Self.push(handler, on: channel, priority: priority, headers, body)
+        if let streamChannel {
+            let priority = self.priority
+            handler.pushHandler = { handler, headers, body in
+                Self.push(handler, on: streamChannel, priority: priority, headers, body)
+            }
+            handler.resetHandler = { status in streamChannel.resetStream(status) }
+        } else {
+            // HTTP/1.1 has no push, and a response cut short can only end with the connection.
+            handler.resetHandler = { _ in channel.close(promise: nil) }
         }
         if tooLarge {
             handler.sendError(413)
-            // The answer goes out first; the rest of the body is refused with RST_STREAM.
+            // The answer goes out first; the rest of the body is refused with RST_STREAM (on
+            // HTTP/1.1 the connection closes after the answer, as the request is unfinished).
             writer.finish()
-            channel.closeAfterAnswer()
+            streamChannel?.closeAfterAnswer()
         } else if !complete && !acceptsIncomplete {
             handler.sendError(400, message: "Missing a required header (:method, :path, :version, :scheme, :host)")
         } else {
@@ -223,6 +284,9 @@ final class SPDYRequestStreamHandler: ChannelInboundHandler {
             } else if handler.status == nil && writer.bufferedBytes == 0 {
                 handler.sendError(500, message: "The handler sent no response")
             } else {
+                // The body is complete: the headers go out with all of it and the end in one
+                // write (FIN on the last DATA frame; over HTTP/1.1, a content-length).
+                writer.finish()
                 handler.endHeaders()
             }
         }

@@ -6,7 +6,8 @@ import SPDY
 ///
 /// Bytes written before the response headers go out wait here; afterwards they go to the
 /// stream's ``SPDYStreamChannel``, which hands them to the session's DATA frames as flow
-/// control allows. ``write(_:)`` returns a future that succeeds at once while the stream
+/// control allows (or, for a request that came over HTTP/1.1, to the connection, as the
+/// response's body). ``write(_:)`` returns a future that succeeds at once while the stream
 /// channel is writable and otherwise when it becomes writable again (its queue fell below
 /// the low watermark), so a handler streaming a large or slow body can wait on it instead of
 /// piling the body up in memory. Methods may be called from any thread; work hops to the
@@ -19,8 +20,9 @@ public final class SPDYResponseWriter: @unchecked Sendable {
     /// The event loop of the stream's connection.
     public let eventLoop: any EventLoop
     let streamID: SPDYStreamID
-    /// Let go of when the stream closes.
-    private var channel: SPDYStreamChannel?
+    /// Where the payloads go: the stream channel, or an HTTP/1.1 connection whose pipeline
+    /// turns them into the response. Let go of when the stream closes.
+    private var channel: (any Channel)?
     private var pending = Deque<ByteBuffer>()
     private var pendingBytes = 0
     private var finished = false
@@ -29,7 +31,7 @@ public final class SPDYResponseWriter: @unchecked Sendable {
     /// Whether the headers went out: bytes now go straight to the channel.
     private(set) var attached = false
 
-    init(channel: SPDYStreamChannel, streamID: SPDYStreamID, lowWatermark: Int = 256 * 1024) {
+    init(channel: any Channel, streamID: SPDYStreamID, lowWatermark: Int = 256 * 1024) {
         self.channel = channel
         self.eventLoop = channel.eventLoop
         self.streamID = streamID

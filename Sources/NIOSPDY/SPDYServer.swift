@@ -13,6 +13,11 @@ import SPDY
 /// `spdy/2` by TLS ALPN, or speaks one configured version over plain TCP, and
 /// hands each complete request to a new instance of a ``SPDYRequestHandler``
 /// subclass.
+///
+/// It serves HTTP/1.1 on the same port too (unless
+/// ``Configuration-swift.struct/servesHTTP1`` is off): TLS clients that negotiate `http/1.1`,
+/// or nothing, and plain-TCP clients whose first bytes are not a SPDY control frame get the
+/// same handlers, one request after another on a keep-alive connection.
 public final class SPDYServer: @unchecked Sendable {
     /// How connections are secured.
     public enum Transport: Sendable {
@@ -23,7 +28,10 @@ public final class SPDYServer: @unchecked Sendable {
         /// TLS by another implementation, such as the system OpenSSL offering NPN next to
         /// ALPN for SPDY-era clients (`NIOSPDYOpenSSL`'s `.openSSL(identity, versions:)`).
         case custom(any SPDYTLS.ServerProvider)
-        /// Plain TCP speaking one version (no negotiation).
+        /// Plain TCP speaking one SPDY version (no negotiation). When the server serves
+        /// HTTP/1.1 too, the client's first bytes tell a SPDY control frame from an HTTP/1.1
+        /// request (SPDY/3 and SPDY/3.1 cannot be told apart on the wire: a client speaks
+        /// this version or none).
         case plain(SPDYVersion)
     }
 
@@ -41,7 +49,8 @@ public final class SPDYServer: @unchecked Sendable {
         public var maxConnections: Int
         /// A connection with no traffic for this long is sent GOAWAY and closed. Default 5 minutes.
         public var idleTimeout: TimeAmount?
-        /// A TLS handshake (with ALPN) must finish within this time. Default 10 seconds.
+        /// A TLS handshake (with ALPN) must finish within this time, and on plain TCP serving
+        /// HTTP/1.1 too, the client's first two bytes must arrive within it. Default 10 seconds.
         public var handshakeTimeout: TimeAmount
         /// A frame a client has started must be complete within this time, else the
         /// connection gets GOAWAY PROTOCOL_ERROR and is closed (a control frame, header
@@ -70,6 +79,16 @@ public final class SPDYServer: @unchecked Sendable {
         /// Called with every frame event of every connection, numbered from 1 in the order
         /// they were accepted (spdyd's `-v`). It runs on the connection's event loop.
         public var frameObserver: (@Sendable (_ connection: Int, _ event: SPDYFrameEvent) -> Void)?
+        /// Whether the port serves HTTP/1.1 too, with the same handlers: TLS offers `http/1.1`
+        /// after the SPDY versions by ALPN (and NPN, on the OpenSSL backend) and serves clients
+        /// that negotiate it or nothing; plain TCP tells SPDY from HTTP/1.1 by the client's
+        /// first bytes. Request handlers see the protocol in
+        /// ``SPDYRequestHandler/negotiatedProtocol``. Off, the server speaks SPDY only and
+        /// closes other connections. Default on.
+        public var servesHTTP1: Bool
+        /// The HTTP/1.1 side's limits: the largest request head, and how long a connection may
+        /// wait for one. The idle and write timeouts and the body limits above apply too.
+        public var http1: SPDYServerPipelineConfiguration.HTTP1
 
         /// Creates a configuration.
         public init(
@@ -87,9 +106,13 @@ public final class SPDYServer: @unchecked Sendable {
             streams: SPDYConnection.StreamConfiguration = .init(),
             session: SPDYSession.Configuration = .init(),
             threads: Int = System.coreCount,
-            frameObserver: (@Sendable (_ connection: Int, _ event: SPDYFrameEvent) -> Void)? = nil
+            frameObserver: (@Sendable (_ connection: Int, _ event: SPDYFrameEvent) -> Void)? = nil,
+            servesHTTP1: Bool = true,
+            http1: SPDYServerPipelineConfiguration.HTTP1 = .init()
         ) {
             self.frameObserver = frameObserver
+            self.servesHTTP1 = servesHTTP1
+            self.http1 = http1
             self.host = host
             self.port = port
             self.transport = transport
@@ -104,6 +127,20 @@ public final class SPDYServer: @unchecked Sendable {
             self.streams = streams
             self.session = session
             self.threads = threads
+        }
+
+        /// The settings the pipeline helpers share with the server.
+        var pipelineConfiguration: SPDYServerPipelineConfiguration {
+            SPDYServerPipelineConfiguration(
+                session: session,
+                streams: streams,
+                maxConcurrentStreams: maxConcurrentStreams,
+                negotiationTimeout: handshakeTimeout,
+                idleTimeout: idleTimeout,
+                frameCompletionTimeout: frameCompletionTimeout,
+                writeTimeout: writeTimeout,
+                http1: http1
+            )
         }
     }
 
@@ -123,9 +160,18 @@ public final class SPDYServer: @unchecked Sendable {
     private let customTLS: (any SPDYTLS.ServerContext)?
     private let state = NIOLockedValueBox(State())
 
+    /// An open connection, SPDY or HTTP/1.1, as a shutdown sees it.
+    private struct Connection {
+        let channel: any Channel
+        /// Starts a graceful close; call it on the channel's event loop.
+        let shutdownGracefully: @Sendable () -> Void
+        /// Closes at once; call it on the channel's event loop.
+        let close: @Sendable () -> Void
+    }
+
     private struct State {
         var channels: [any Channel] = []
-        var connections: [ObjectIdentifier: (channel: any Channel, connection: NIOLoopBound<SPDYConnection>)] = [:]
+        var connections: [ObjectIdentifier: Connection] = [:]
         var shuttingDown = false
         var stopped = false
         var stopWaiters: [CheckedContinuation<Void, Never>] = []
@@ -187,11 +233,12 @@ public final class SPDYServer: @unchecked Sendable {
         case .tls(let identity, let versions, let minimumTLSVersion):
             sslContext = try NIOSSLContext(
                 configuration: SPDYTLS.serverConfiguration(
-                    identity: identity, versions: versions, minimumTLSVersion: minimumTLSVersion))
+                    identity: identity, versions: versions, minimumTLSVersion: minimumTLSVersion,
+                    offeringHTTP1: configuration.servesHTTP1))
             customTLS = nil
         case .custom(let provider):
             sslContext = nil
-            customTLS = try provider.makeServerContext()
+            customTLS = try provider.makeServerContext(offeringHTTP1: configuration.servesHTTP1)
         case .plain:
             sslContext = nil
             customTLS = nil
@@ -254,6 +301,23 @@ public final class SPDYServer: @unchecked Sendable {
             return channel.close()
         }
         switch configuration.transport {
+        case .plain(let version) where configuration.servesHTTP1:
+            // The configured version whatever the bytes said: a client of another SPDY version
+            // meets the session's refusal, as without detection.
+            let detector = SPDYFirstBytesNegotiationHandler<Void>(
+                spdy3Version: version == .v2 ? .v3_1 : version,
+                timeout: configuration.handshakeTimeout
+            ) { [self] selection, channel in
+                channel.eventLoop.makeCompletedFuture {
+                    switch selection {
+                    case .spdy: try self.addSPDYHandlers(to: channel, version: version)
+                    case .http11: try self.addHTTP1Handlers(to: channel, secure: false)
+                    }
+                }
+            }
+            return channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(detector)
+            }
         case .plain(let version):
             return channel.eventLoop.makeCompletedFuture {
                 try self.addSPDYHandlers(to: channel, version: version)
@@ -266,17 +330,33 @@ public final class SPDYServer: @unchecked Sendable {
                 }
             }
             channel.closeFuture.whenComplete { _ in timeout.cancel() }
+            let servesHTTP1 = configuration.servesHTTP1
             let alpn = ApplicationProtocolNegotiationHandler { [self] result, channel in
                 negotiated.withLockedValue { $0 = true }
                 timeout.cancel()
-                guard case .negotiated(let name) = result, let version = SPDYVersion(protocolName: name) else {
-                    self.logger.debug(
-                        "closing a connection that did not negotiate SPDY", metadata: ["alpn": "\(result)"])
-                    return channel.close()
+                switch result {
+                case .negotiated(let name):
+                    if let version = SPDYVersion(protocolName: name) {
+                        return channel.eventLoop.makeCompletedFuture {
+                            try self.addSPDYHandlers(to: channel, version: version)
+                        }
+                    }
+                    if servesHTTP1 && name == SPDYTLS.http1ProtocolName {
+                        return channel.eventLoop.makeCompletedFuture {
+                            try self.addHTTP1Handlers(to: channel, secure: true)
+                        }
+                    }
+                case .fallback where servesHTTP1:
+                    // No ALPN (an NPN-only or older client): HTTP/1.1 is what it can speak.
+                    return channel.eventLoop.makeCompletedFuture {
+                        try self.addHTTP1Handlers(to: channel, secure: true)
+                    }
+                case .fallback:
+                    break
                 }
-                return channel.eventLoop.makeCompletedFuture {
-                    try self.addSPDYHandlers(to: channel, version: version)
-                }
+                self.logger.debug(
+                    "closing a connection that did not negotiate SPDY", metadata: ["alpn": "\(result)"])
+                return channel.close()
             }
             return channel.eventLoop.makeCompletedFuture {
                 if let customTLS {
@@ -321,16 +401,44 @@ public final class SPDYServer: @unchecked Sendable {
                 if case .frame(let frame) = event { observer(number, frame) }
             }
         }
-        let id = ObjectIdentifier(connection)
         let bound = NIOLoopBound(connection, eventLoop: channel.eventLoop)
-        state.withLockedValue { $0.connections[id] = (channel, bound) }
-        channel.closeFuture.whenComplete { [self] _ in
-            _ = state.withLockedValue { $0.connections.removeValue(forKey: id) }
-        }
+        register(
+            Connection(
+                channel: channel,
+                shutdownGracefully: { bound.value.shutdownGracefully() },
+                close: { bound.value.close() }
+            ))
         if let idle = configuration.idleTimeout {
             try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idle))
         }
         try channel.pipeline.syncOperations.addHandler(connection)
+    }
+
+    /// An HTTP/1.1 connection: NIOHTTP1's server handlers with the configured limits, then the
+    /// adapter that runs the same request handlers as SPDY streams do.
+    private func addHTTP1Handlers(to channel: any Channel, secure: Bool) throws {
+        let sync = channel.pipeline.syncOperations
+        try sync.addHardenedHTTP1ServerHandlers(configuration.pipelineConfiguration)
+        try sync.addHandler(HTTP1ExchangeAdapter(secure: secure, maxRequestBodySize: configuration.maxRequestBodySize))
+        try sync.addHandler(
+            SPDYRequestStreamHandler(
+                http1Server: self, budget: RequestBodyBudget(limit: configuration.maxBufferedRequestBytes)))
+        register(
+            Connection(
+                channel: channel,
+                // NIOHTTP1's pipelining handler closes at once when idle, else after the
+                // answer in flight (with `connection: close`).
+                shutdownGracefully: { channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) },
+                close: { channel.close(promise: nil) }
+            ))
+    }
+
+    private func register(_ connection: Connection) {
+        let id = ObjectIdentifier(connection.channel)
+        state.withLockedValue { $0.connections[id] = connection }
+        connection.channel.closeFuture.whenComplete { [self] _ in
+            _ = state.withLockedValue { $0.connections.removeValue(forKey: id) }
+        }
     }
 
     /// Stops accepting connections, sends GOAWAY on every connection, lets requests in
@@ -350,13 +458,13 @@ public final class SPDYServer: @unchecked Sendable {
         for channel in channels {
             try? await channel.close()
         }
-        for (channel, connection) in connections {
-            channel.eventLoop.execute { connection.value.shutdownGracefully() }
+        for connection in connections {
+            connection.channel.eventLoop.execute { connection.shutdownGracefully() }
             // Whatever is still open at the deadline is closed.
-            channel.eventLoop.scheduleTask(in: timeout) { connection.value.close() }
+            connection.channel.eventLoop.scheduleTask(in: timeout) { connection.close() }
         }
-        for (channel, _) in connections {
-            try? await channel.closeFuture.get()
+        for connection in connections {
+            try? await connection.channel.closeFuture.get()
         }
         let waiters = state.withLockedValue { state in
             state.stopped = true

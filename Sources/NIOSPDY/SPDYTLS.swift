@@ -89,9 +89,18 @@ public enum SPDYTLS {
         }
     }
 
-    /// The ALPN protocol names for `versions`, most preferred first.
-    public static func protocolNames(_ versions: [SPDYVersion] = SPDYVersion.negotiationPreference) -> [String] {
-        versions.map(\.protocolName)
+    /// The ALPN (and NPN) name of HTTP/1.1, offered after the SPDY versions by a server that
+    /// serves HTTP/1.1 on the same port.
+    public static let http1ProtocolName = "http/1.1"
+
+    /// The ALPN protocol names for `versions`, most preferred first, followed by `http/1.1`
+    /// when `offeringHTTP1` is set (a SPDY client that also offers it still gets SPDY, since
+    /// the server picks its own preference among the client's names).
+    public static func protocolNames(
+        _ versions: [SPDYVersion] = SPDYVersion.negotiationPreference,
+        offeringHTTP1: Bool = false
+    ) -> [String] {
+        versions.map(\.protocolName) + (offeringHTTP1 ? [http1ProtocolName] : [])
     }
 
     /// The TLS 1.2 cipher suites of both backends (OpenSSL names): ECDHE key exchange with
@@ -119,19 +128,21 @@ public enum SPDYTLS {
         return suites.joined(separator: ":")
     }
 
-    /// A server TLS configuration offering `versions` by ALPN, accepting TLS
+    /// A server TLS configuration offering `versions` by ALPN (then `http/1.1` when
+    /// `offeringHTTP1` is set, for a port that serves both), accepting TLS
     /// `minimumTLSVersion` (default 1.2) and later with the cipher suites described at
     /// ``SPDYTLS``.
     public static func serverConfiguration(
         identity: Identity,
         versions: [SPDYVersion] = SPDYVersion.negotiationPreference,
-        minimumTLSVersion: TLSVersion = .tlsv12
+        minimumTLSVersion: TLSVersion = .tlsv12,
+        offeringHTTP1: Bool = false
     ) -> TLSConfiguration {
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: identity.certificateChain.map { .certificate($0) },
             privateKey: .privateKey(identity.privateKey)
         )
-        configuration.applicationProtocols = protocolNames(versions)
+        configuration.applicationProtocols = protocolNames(versions, offeringHTTP1: offeringHTTP1)
         configuration.minimumTLSVersion = minimumTLSVersion
         configuration.cipherSuites = cipherList(minimumTLSVersion: minimumTLSVersion)
         return configuration

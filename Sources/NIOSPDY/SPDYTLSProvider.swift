@@ -5,17 +5,26 @@ extension SPDYTLS {
     /// A TLS implementation for a ``SPDYServer`` in place of swift-nio-ssl, used through
     /// ``SPDYServer/Transport-swift.enum/custom(_:)``.
     ///
-    /// The server calls ``makeServerContext()`` once, when it is created, and the context's
-    /// ``ServerContext/addHandlers(to:)`` for every accepted connection. The handlers must
-    /// fire `TLSUserEvent.handshakeCompleted(negotiatedProtocol:)` (NIOTLS) when the handshake
-    /// completes, with the protocol they negotiated (`spdy/3.1`, `spdy/3`, `spdy/2`) or `nil`,
-    /// as swift-nio-ssl does: the server picks the SPDY version from it and closes a
-    /// connection that negotiated none. The `NIOSPDYOpenSSL` module provides one on the
-    /// system OpenSSL that offers NPN next to ALPN.
+    /// The server calls ``makeServerContext(offeringHTTP1:)`` once, when it is created, and
+    /// the context's ``ServerContext/addHandlers(to:)`` for every accepted connection. The
+    /// handlers must fire `TLSUserEvent.handshakeCompleted(negotiatedProtocol:)` (NIOTLS) when
+    /// the handshake completes, with the protocol they negotiated (`spdy/3.1`, `spdy/3`,
+    /// `spdy/2`, `http/1.1`) or `nil`, as swift-nio-ssl does: the server picks the SPDY version
+    /// from it, serves HTTP/1.1 for `http/1.1` (and for `nil`, when it serves HTTP/1.1) and
+    /// closes a connection that negotiated anything else. The `NIOSPDYOpenSSL` module provides
+    /// one on the system OpenSSL that offers NPN next to ALPN.
     public protocol ServerProvider: Sendable {
         /// Makes what secures every connection of one server (certificates, protocol
         /// lists, a TLS library context); a thrown error fails the server's creation.
         func makeServerContext() throws -> any ServerContext
+
+        /// Makes the context for a server that serves HTTP/1.1 on the same port when
+        /// `offeringHTTP1` is set: it offers `http/1.1` after the SPDY versions (by ALPN, and
+        /// by NPN where the implementation has it) and may report it as the negotiated
+        /// protocol. ``SPDYServer`` calls this one. The default ignores the flag and calls
+        /// ``makeServerContext()``: such a provider's clients get HTTP/1.1 only when they
+        /// negotiate no protocol at all.
+        func makeServerContext(offeringHTTP1: Bool) throws -> any ServerContext
     }
 
     /// What adds TLS to the connections a ``SPDYServer`` accepts; made by a
@@ -87,5 +96,13 @@ extension SPDYTLS {
         public var description: String {
             "the TLS 1.3 handshake negotiated no protocol (NPN needs TLS 1.2)"
         }
+    }
+}
+
+extension SPDYTLS.ServerProvider {
+    /// Calls ``makeServerContext()``: a provider that knows nothing of HTTP/1.1 keeps its
+    /// protocol list.
+    public func makeServerContext(offeringHTTP1: Bool) throws -> any SPDYTLS.ServerContext {
+        try makeServerContext()
     }
 }

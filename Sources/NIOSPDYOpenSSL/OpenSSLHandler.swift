@@ -23,13 +23,15 @@ final class OpenSSLContext: @unchecked Sendable {
     let ctx: OpaquePointer
     let verifyCertificates: Bool
 
-    /// A context for `role` offering `versions`, accepting TLS `minimumTLSVersion` and later
-    /// (a client offering NPN only stops at TLS 1.2, as NPN does not exist in TLS 1.3),
-    /// presenting `identity`; a client with `verify` checks the server's certificate
-    /// against `trustRoots` (DER), or the system's roots when `nil`.
+    /// A context for `role` offering `versions` (then `http/1.1` with `offeringHTTP1`),
+    /// accepting TLS `minimumTLSVersion` and later (a client offering NPN only stops at TLS
+    /// 1.2, as NPN does not exist in TLS 1.3), presenting `identity`; a client with `verify`
+    /// checks the server's certificate against `trustRoots` (DER), or the system's roots when
+    /// `nil`.
     init(
         role: Role,
         versions: [SPDYVersion],
+        offeringHTTP1: Bool = false,
         minimumTLSVersion: TLSVersion,
         identity: SPDYTLS.Identity?,
         verify: Bool,
@@ -37,7 +39,7 @@ final class OpenSSLContext: @unchecked Sendable {
     ) throws {
         self.role = role
         self.verifyCertificates = verify
-        protocols = SPDYTLS.protocolNames(versions)
+        protocols = SPDYTLS.protocolNames(versions, offeringHTTP1: offeringHTTP1)
         let wire = protocols.flatMap { name in [UInt8(name.utf8.count)] + Array(name.utf8) }
         wireProtocols = .allocate(capacity: wire.count)
         _ = wireProtocols.initialize(from: wire)

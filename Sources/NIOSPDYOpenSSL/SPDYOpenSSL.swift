@@ -34,25 +34,38 @@ public enum SPDYOpenSSL {
         public var versions: [SPDYVersion]
         /// The lowest TLS version accepted (default 1.2).
         public var minimumTLSVersion: TLSVersion
+        /// Whether `http/1.1` is offered after the versions (by ALPN and NPN), for a port
+        /// that serves HTTP/1.1 too. Default `false`; ``SPDYServer`` asks for it itself when
+        /// it serves HTTP/1.1 (``makeServerContext(offeringHTTP1:)``).
+        public var offersHTTP1: Bool
 
         /// Creates the settings of a server.
         public init(
             identity: SPDYTLS.Identity,
             versions: [SPDYVersion] = SPDYVersion.negotiationPreference,
-            minimumTLSVersion: TLSVersion = .tlsv12
+            minimumTLSVersion: TLSVersion = .tlsv12,
+            offersHTTP1: Bool = false
         ) {
             self.identity = identity
             self.versions = versions
             self.minimumTLSVersion = minimumTLSVersion
+            self.offersHTTP1 = offersHTTP1
         }
 
         /// Makes the server's `SSL_CTX`; throws ``SPDYTLS/OpenSSLError`` when OpenSSL
         /// refuses the identity.
         public func makeServerContext() throws -> any SPDYTLS.ServerContext {
+            try makeServerContext(offeringHTTP1: offersHTTP1)
+        }
+
+        /// Makes the server's `SSL_CTX`, offering `http/1.1` after the versions when
+        /// `offeringHTTP1` or ``offersHTTP1`` is set.
+        public func makeServerContext(offeringHTTP1: Bool) throws -> any SPDYTLS.ServerContext {
             OpenSSLServerContext(
                 context: try OpenSSLContext(
                     role: .server,
                     versions: versions,
+                    offeringHTTP1: offeringHTTP1 || offersHTTP1,
                     minimumTLSVersion: minimumTLSVersion,
                     identity: identity,
                     verify: false,

@@ -155,7 +155,7 @@ final class FileHandler: SPDYRequestHandler {
         sendHeader("cache-control", "max-age=3600")
         sendHeader("last-modified", HTTPDate.format(modified))
         sendHeader("content-type", ContentTypes.type(forPath: requestPath))
-        guard size > 0, command != "HEAD", let eventLoop = connection?.eventLoop else {
+        guard size > 0, command != "HEAD" else {
             close(fd)
             return
         }

@@ -23,9 +23,11 @@ let serverSoftware = "spdyd swift-spdy/0.1"
 struct Spdyd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spdyd",
-        abstract: "SPDY server: serves the files under a folder over SPDY/2, SPDY/3 and SPDY/3.1.",
+        abstract:
+            "SPDY server: serves the files under a folder over SPDY/2, SPDY/3 and SPDY/3.1, and HTTP/1.1 "
+            + "on the same port.",
         usage:
-            "spdyd [-23DVhv] [-d <PATH>] [--no-tls] [--npn] [--tls-min <VERSION>] [--color] <PORT> "
+            "spdyd [-23DVhv] [-d <PATH>] [--no-tls] [--npn] [--tls-min <VERSION>] [--no-http1] [--color] <PORT> "
             + "[<PRIVATE_KEY> <CERT>]",
         discussion: """
             Listens on <PORT> on every IPv6 and IPv4 address, runs one event loop per core and \
@@ -35,7 +37,16 @@ struct Spdyd: AsyncParsableCommand {
             verification, e.g. `spdycat -k`). --no-tls speaks one version over plain TCP and \
             needs -2, -3 or --spdy3-1. --npn uses the system OpenSSL and offers NPN next to \
             ALPN on the same port, for SPDY-era clients that know only NPN (such as the \
-            original spdycat); their connections are held to TLS 1.2, ALPN clients keep TLS 1.3.             Both accept TLS 1.2 and 1.3 with ECDHE and AEAD cipher suites only; --tls-min 1.0             (or 1.1) also lets in clients that know nothing newer, such as browsers and Android             versions of the SPDY era, with ECDHE-AES-CBC-SHA suites.
+            original spdycat); their connections are held to TLS 1.2, ALPN clients keep TLS 1.3. \
+            Both backends accept TLS 1.2 and 1.3 with ECDHE and AEAD cipher suites only; \
+            --tls-min 1.0 (or 1.1) also lets in clients that know nothing newer, such as \
+            browsers and Android versions of the SPDY era, with ECDHE-AES-CBC-SHA suites.
+
+            HTTP/1.1 is served on the same port, with the same answers: over TLS to clients \
+            that negotiate http/1.1 (offered after the SPDY versions) or nothing, over plain \
+            TCP to clients whose first bytes are not a SPDY frame, so `curl -k \
+            https://localhost:PORT/FILE` (or `curl http://localhost:PORT/FILE` with --no-tls) \
+            gets what spdycat gets. --no-http1 serves SPDY only.
 
             Any method is answered once the request is complete; request bodies are ignored. \
             A missing :method, :path, :version, :scheme or :host gives 400. The query is \
@@ -87,6 +98,13 @@ struct Spdyd: AsyncParsableCommand {
         name: .customLong("tls-min"),
         help: ArgumentHelp("The lowest TLS version accepted: 1.0, 1.1, 1.2 (default) or 1.3.", valueName: "VERSION"))
     var tlsMinimum: TLSMinimum?
+
+    @Flag(
+        name: .customLong("no-http1"),
+        help: ArgumentHelp(
+            "Serve SPDY only: no HTTP/1.1 on the port (by default TLS offers http/1.1 by ALPN and plain TCP "
+                + "tells HTTP/1.1 by its first bytes)."))
+    var noHTTP1 = false
 
     @Flag(help: "Color the -v output.")
     var color = false
@@ -145,7 +163,8 @@ struct Spdyd: AsyncParsableCommand {
                 // A file server reads no request body: a large one is refused (413 and
                 // RST_STREAM) rather than collected.
                 maxRequestBodySize: 1 << 20,
-                frameObserver: log?.observer
+                frameObserver: log?.observer,
+                servesHTTP1: !noHTTP1
             ),
             handler: FileHandler.self
         )

@@ -15,12 +15,12 @@ extension OpenSSLBackendTests {
     struct OpenSSLNPNTests {
         static let identity = try! SPDYTLS.Identity.selfSigned()
 
-        func startServer(minimumTLSVersion: TLSVersion = .tlsv12) throws -> SPDYServer {
+        func startServer(minimumTLSVersion: TLSVersion = .tlsv12, servesHTTP1: Bool = true) throws -> SPDYServer {
             let configuration = SPDYServer.Configuration(
                 host: "127.0.0.1", port: 0,
                 transport: .openSSL(
                     Self.identity, versions: SPDYVersion.negotiationPreference, minimumTLSVersion: minimumTLSVersion),
-                handshakeTimeout: .seconds(5), threads: 2)
+                handshakeTimeout: .seconds(5), threads: 2, servesHTTP1: servesHTTP1)
             let server = try SPDYServer(configuration: configuration) { request in .text("hello \(request.path)\n") }
             try server.start()
             return server
@@ -74,7 +74,8 @@ extension OpenSSLBackendTests {
             #expect(body.contains("hello /npn"))
             let seen = offers.withLockedValue { $0 }
             #expect(seen.count == 1)
-            #expect(seen.first?.0 == ["spdy/3.1", "spdy/3", "spdy/2"])
+            // The server serves HTTP/1.1 on the port too, and says so last.
+            #expect(seen.first?.0 == ["spdy/3.1", "spdy/3", "spdy/2", "http/1.1"])
             #expect(seen.first?.1 == "spdy/3.1")
             // A client that speaks only SPDY/3 picks it from the offer.
             let older = try SPDYClient(
@@ -123,9 +124,9 @@ extension OpenSSLBackendTests {
             try await server.shutdownGracefully(timeout: .seconds(5))
         }
 
-        @Test("A client offering no SPDY protocol is closed; the server keeps serving")
+        @Test("With HTTP/1.1 off, a client offering no SPDY protocol is closed; the server keeps serving")
         func noProtocol() async throws {
-            let server = try startServer()
+            let server = try startServer(servesHTTP1: false)
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.certificateVerification = .none

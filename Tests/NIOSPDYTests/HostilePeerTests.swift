@@ -583,7 +583,9 @@ struct HostilePeerTests {
     @Test("Protocol breaches get the protocol's answer", .timeLimit(.minutes(1)), arguments: Breach.allCases)
     func breach(kind: Breach) async throws {
         let version: SPDYVersion = kind == .spdy2FrameOnSPDY3 ? .v3 : .v3_1
-        let field = try await Battlefield(version)
+        // The session's own answers: on a port serving HTTP/1.1 too, a first frame that is not
+        // a SPDY/2 or /3 control frame (DATA, an unknown version) is HTTP/1.1's to refuse.
+        let field = try await Battlefield(version) { $0.servesHTTP1 = false }
         let (raw, log) = try await field.attacker()
         var bytes = ByteBuffer()
         var expectClose = true

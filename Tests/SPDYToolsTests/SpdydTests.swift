@@ -419,6 +419,69 @@ struct SpdydTests {
         try await pem.stop()
     }
 
+    @Test(
+        "HTTP/1.1 on the same port: curl gets the bytes spdycat gets (TLS and plain TCP); --no-http1 refuses curl",
+        arguments: [true, false])
+    func curlAndSpdycat(tls: Bool) async throws {
+        let curl = "/usr/bin/curl"
+        try #require(FileManager.default.isExecutableFile(atPath: curl), "curl is missing: run scripts/install-deps.sh")
+        let folder = try ServedFolder()
+        // Larger than the inline-read limit: read from disk in chunks as the client takes them.
+        var large = [UInt8]()
+        for index in 0..<(300 << 10) { large.append(UInt8(truncatingIfNeeded: index &* 31 ^ index >> 9)) }
+        try Data(large).write(to: folder.root.appendingPathComponent("large.bin"))
+        let extra = tls ? [] : ["--no-tls", "-3"]
+        let server = try await RunningSpdyd.start(
+            root: folder.root, extra: extra, client: .init(plainVersion: .v3, verifyCertificates: false), tls: tls)
+        let base = "\(tls ? "https" : "http")://localhost:\(server.port)"
+        for (path, expected) in [("/hello.txt", Array(ServedFolder.hello.utf8)), ("/large.bin", large)] {
+            let fetched = try await Self.runAside(curl, ["-sS", "-k", "--http1.1", "-o", "-", base + path])
+            #expect(fetched.status == 0, "\(fetched.stderr)")
+            let spdycat = try await Self.runAside("spdycat", (tls ? ["-k"] : ["--no-tls", "-3"]) + [base + path])
+            #expect(spdycat.status == 0, "\(spdycat.stderr)")
+            #expect(fetched.stdoutBytes == spdycat.stdoutBytes, "\(path): curl and spdycat differ")
+            #expect(Array(fetched.stdoutBytes) == expected, "\(path): not the file's bytes")
+        }
+        // The same answers, as HTTP/1.1 says them: status line, spdyd's headers, keep-alive
+        // (two URLs on one connection), 404's gzip page with its length.
+        let verbose = try await Self.runAside(
+            curl,
+            [
+                "-sS", "-k", "--http1.1", "-v", "-o", "/dev/null", "-o", "/dev/null", base + "/hello.txt",
+                base + "/missing",
+            ])
+        #expect(verbose.stderr.contains("< HTTP/1.1 200 OK"), "\(verbose.stderr)")
+        #expect(verbose.stderr.contains("< server: spdyd swift-spdy/0.1"), "\(verbose.stderr)")
+        #expect(verbose.stderr.contains("< HTTP/1.1 404 Not Found"), "\(verbose.stderr)")
+        #expect(verbose.stderr.contains("< content-encoding: gzip"), "\(verbose.stderr)")
+        #expect(verbose.stderr.contains("Re-using existing connection"), "\(verbose.stderr)")
+        if tls {
+            #expect(verbose.stderr.contains("ALPN: server accepted http/1.1"), "\(verbose.stderr)")
+        }
+        try await server.stop()
+
+        let spdyOnly = try await RunningSpdyd.start(
+            root: folder.root, extra: extra + ["--no-http1"],
+            client: .init(plainVersion: .v3, verifyCertificates: false),
+            tls: tls)
+        let refused = try await Self.runAside(
+            curl, ["-sS", "-k", "--http1.1", "-m", "3", "http\(tls ? "s" : "")://localhost:\(spdyOnly.port)/hello.txt"])
+        #expect(refused.status != 0)
+        #expect(refused.stdout.isEmpty)
+        #expect(try await spdyOnly.get("/hello.txt").status == "200 OK")
+        try await spdyOnly.stop()
+    }
+
+    /// Runs a tool to completion on a Dispatch thread, so that the wait does not hold one of
+    /// the cooperative pool's few threads.
+    static func runAside(_ tool: String, _ arguments: [String]) async throws -> ToolResult {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try ToolRunner.run(tool, arguments) })
+            }
+        }
+    }
+
     @Test("TLS 1.0 (openssl s_client -tls1) is refused by default; --tls-min 1.0 lets it in (ALPN and --npn)")
     func tlsMinimum() async throws {
         let folder = try ServedFolder()
@@ -575,7 +638,7 @@ struct SpdydTests {
             #expect(result.status == 0)
             #expect(
                 result.stdout.hasPrefix(
-                    "Usage: spdyd [-23DVhv] [-d <PATH>] [--no-tls] [--npn] [--tls-min <VERSION>] [--color] <PORT> "
+                    "Usage: spdyd [-23DVhv] [-d <PATH>] [--no-tls] [--npn] [--tls-min <VERSION>] [--no-http1] [--color] <PORT> "
                         + "[<PRIVATE_KEY> <CERT>]"))
             #expect(result.stdout.contains("--htdocs"))
             #expect(result.stdout.contains("-V"))
