@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The interoperability suite: our SPDY stack against Netty (SPDY/3.1), spdystream
-# (SPDY/3) and Wireshark's dissector (SPDY/3). Builds the peers from Interop/ into
-# .build-interop/ (gitignored), runs every cell with a timeout, prints one line per cell
-# and closes with "interop: N passed, N failed"; exits non-zero when a cell failed.
+# The interoperability suite: our SPDY stack against Netty (SPDY/3.1, and its HTTP mapping
+# against the Hummingbird integration), spdystream (SPDY/3) and Wireshark's dissector (SPDY/3).
+# Builds the peers from Interop/ into .build-interop/ (gitignored), runs every cell with a
+# timeout, prints one line per cell and closes with "interop: N passed, N failed"; exits
+# non-zero when a cell failed.
 #
 # Needs the packages of scripts/install-interop-deps.sh. Environment:
 #   INTEROP_DRIVER   a built spdy-interop to use instead of building it
@@ -169,6 +170,18 @@ if command -v go >/dev/null 2>&1 && [ -d /usr/share/gocode/src/github.com/moby/s
         tail -30 "$logs/go.log"
     fi
 fi
+# The Hummingbird example app (Integrations/HummingbirdSPDY), for Netty's HTTP mapping. CI has
+# built it in the integration stage; elsewhere this builds it (about 5 minutes the first time).
+hb_dir="$root/Integrations/HummingbirdSPDY"
+hb_example=""
+if [ -f "$hb_dir/Package.swift" ]; then
+    if swift build --package-path "$hb_dir" --product hummingbird-spdy-example >"$logs/hummingbird-build.log" 2>&1; then
+        hb_example="$hb_dir/.build/debug/hummingbird-spdy-example"
+    else
+        echo "interop: building the Hummingbird example failed"
+        tail -30 "$logs/hummingbird-build.log"
+    fi
+fi
 echo "interop: built the driver and the peers in $(elapsed "$build_started") s"
 
 # --- Cells -------------------------------------------------------------------------------
@@ -229,6 +242,48 @@ else
         if [ "${INTEROP_VERBOSE:-0}" = 1 ]; then show_logs "$log"; fi
     else
         fail "$cell" "tshark or text2pcap is missing"
+    fi
+fi
+
+# Netty's own HTTP mapping (SpdyHttpEncoder/SpdyHttpDecoder over SpdySessionHandler) as a
+# client of the Hummingbird example app over SPDY/3.1 on plain TCP; then SIGTERM must stop the
+# app gracefully (exit 0).
+started=$(now)
+cell=netty-http-client-to-hummingbird
+if [ "$netty_ok" != 1 ]; then
+    fail "$cell" "the Netty peers are not built (libnetty-java, javac)"
+elif [ -z "$hb_example" ] || [ ! -x "$hb_example" ]; then
+    fail "$cell" "the Hummingbird example is not built"
+else
+    server_log="$logs/$cell.server.log"
+    client_log="$logs/$cell.client.log"
+    "$hb_example" --plain --port 0 >"$server_log" 2>&1 &
+    hb_pid=$!
+    pids+=("$hb_pid")
+    hb_port=""
+    for _ in $(seq 300); do
+        hb_port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$server_log" | head -1)
+        [ -n "$hb_port" ] && break
+        kill -0 "$hb_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ -z "$hb_port" ]; then
+        fail "$cell" "the Hummingbird example did not start"
+        show_logs "$server_log"
+        kill "$hb_pid" 2>/dev/null
+    else
+        timeout -k 5 "$cell_timeout" $java_command NettyHttpClient "$hb_port" >"$client_log" 2>&1
+        client_status=$?
+        kill -TERM "$hb_pid" 2>/dev/null
+        finish_process "$hb_pid" 20
+        server_status=$?
+        if [ "${INTEROP_VERBOSE:-0}" = 1 ]; then show_logs "$client_log" "$server_log"; fi
+        if [ "$client_status" -eq 0 ] && [ "$server_status" -eq 0 ]; then
+            pass "$cell" "$(elapsed "$started")"
+        else
+            fail "$cell" "client exit $client_status, server exit $server_status (after SIGTERM)$(reason_from "$client_log")"
+            show_logs "$client_log" "$server_log"
+        fi
     fi
 fi
 
