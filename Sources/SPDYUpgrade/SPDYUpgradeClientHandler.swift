@@ -108,6 +108,15 @@ public final class SPDYUpgradeClientHandler: ChannelInboundHandler, RemovableCha
         if context.channel.isActive { sendRequest(context: context) }
     }
 
+    /// A handler that leaves the pipeline before the upgrade ended (the channel torn down
+    /// without `channelInactive` reaching it) fails the upgrade rather than leave it pending.
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        guard !done else { return }
+        done = true
+        timer?.cancel()
+        completion.fail(SPDYUpgradeError.connectionClosed)
+    }
+
     public func channelActive(context: ChannelHandlerContext) {
         sendRequest(context: context)
         context.fireChannelActive()
@@ -231,17 +240,23 @@ extension ChannelPipeline.SynchronousOperations {
         upgrade: @escaping SPDYUpgradeClientHandler.Upgrade
     ) throws -> EventLoopFuture<SPDYUpgradeResponse> {
         let completion = eventLoop.makePromise(of: SPDYUpgradeResponse.self)
-        try addHandler(HTTPRequestEncoder())
-        try addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes)))
-        try addHandler(
-            SPDYUpgradeClientHandler(
-                request: request,
-                streamProtocols: streamProtocols,
-                requiresStreamProtocol: requiresStreamProtocol,
-                timeout: timeout,
-                completion: completion,
-                upgrade: upgrade
-            ))
+        do {
+            try addHandler(HTTPRequestEncoder())
+            try addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes)))
+            try addHandler(
+                SPDYUpgradeClientHandler(
+                    request: request,
+                    streamProtocols: streamProtocols,
+                    requiresStreamProtocol: requiresStreamProtocol,
+                    timeout: timeout,
+                    completion: completion,
+                    upgrade: upgrade
+                ))
+        } catch {
+            // A channel that closed before set-up: the promise must not be left pending.
+            completion.fail(error)
+            throw error
+        }
         return completion.futureResult
     }
 }
