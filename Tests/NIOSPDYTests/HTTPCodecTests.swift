@@ -512,6 +512,33 @@ struct HTTPCodecTests {
             ])
     }
 
+    @Test("HTTP/1 client: request trailers leave after the last DATA; response trailers end the response")
+    func clientTrailers() throws {
+        let harness = try CodecHarness(role: .client, version: .v3_1)
+        let log = PartLog<HTTPClientResponsePart>()
+        let stream = try harness.openStream { [SPDYToHTTP1ClientCodec(version: .v3_1), PartRecorder(log)] }
+        let head = HTTPRequestHead(
+            version: .http1_1, method: .POST, uri: "/up", headers: ["host": "h", "te": "trailers"])
+        stream.write(HTTPClientRequestPart.head(head), promise: nil)
+        stream.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(string: "data"))), promise: nil)
+        stream.writeAndFlush(HTTPClientRequestPart.end(HTTPHeaders([("x-sum", "42")])), promise: nil)
+        #expect(
+            describe(try harness.sent()) == [
+                "SYN_STREAM 1 :host=h :method=POST :path=/up :scheme=https :version=HTTP/1.1 te=trailers",
+                "DATA 1 \"data\"",
+                "HEADERS 1 FIN x-sum=42",
+            ])
+        try harness.receive(
+            reply(1, [(":status", "200 OK"), (":version", "HTTP/1.1")]), data(1, "ok"),
+            .headers(.init(streamID: 1, flags: .fin, headers: [("x-done", "yes"), (":status", "500")])))
+        guard log.parts.count == 3, case .end(let trailers?) = log.parts[2] else {
+            Issue.record("\(log.parts)")
+            return
+        }
+        // Pseudo-headers in a trailing HEADERS frame are not trailers.
+        #expect(trailers.map(\.name) == ["x-done"])
+    }
+
     @Test(
         "HTTP/1 client: a GET is one SYN_STREAM with FIN; the reply becomes head, body, end",
         arguments: SPDYVersion.allCases)
