@@ -223,6 +223,10 @@ public func startServer(
     _ tweak: (inout SPDYServer.Configuration) -> Void = { _ in }
 ) throws -> SPDYServer {
     var configuration = SPDYServer.Configuration(host: "127.0.0.1", port: 0, transport: transport, threads: 2)
+    // A test task starved on a loaded machine may connect and write its first bytes seconds
+    // apart; the 10 s default for the handshake (and, on plain TCP, the first bytes) would
+    // close its connection. Tests of that timer set it themselves.
+    configuration.handshakeTimeout = .seconds(60)
     tweak(&configuration)
     let server = try SPDYServer(configuration: configuration, handler: EdgeHandler.self)
     try server.start()
