@@ -10,6 +10,12 @@ private final class ByteCollector: ChannelInboundHandler {
 
     var received = ByteBuffer()
     var readCompletes = 0
+    /// How many bytes had arrived when each user event came.
+    var events: [(event: String, afterBytes: Int)] = []
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        events.append(("\(event)", received.readableBytes))
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
@@ -113,6 +119,26 @@ struct FirstBytesNegotiationTests {
         // Later reads go straight through.
         try channel.writeInbound(ByteBuffer(bytes: [1, 2, 3]))
         #expect(collector.received == ByteBuffer(bytes: bytes + [1, 2, 3]))
+        _ = try channel.finish()
+    }
+
+    @Test("A half-close that arrives while the pipeline is being set up reaches it after the held bytes")
+    func halfCloseDuringConfiguration() throws {
+        let loop = EmbeddedEventLoop()
+        let pending = loop.makePromise(of: SPDYNegotiation.Selection.self)
+        let channel = EmbeddedChannel(loop: loop)
+        let handler = SPDYFirstBytesNegotiationHandler<SPDYNegotiation.Selection> { _, _ in pending.futureResult }
+        let collector = ByteCollector()
+        try channel.pipeline.syncOperations.addHandlers([handler, collector])
+        try channel.connect(to: .init(ipAddress: "127.0.0.1", port: 1)).wait()
+
+        let bytes = Self.spdyBytes(version: 3)
+        try channel.writeInbound(ByteBuffer(bytes: bytes))
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(collector.events.isEmpty)
+        pending.succeed(.spdy(.v3_1))
+        #expect(collector.received == ByteBuffer(bytes: bytes))
+        #expect(collector.events.map(\.afterBytes) == [bytes.count])
         _ = try channel.finish()
     }
 

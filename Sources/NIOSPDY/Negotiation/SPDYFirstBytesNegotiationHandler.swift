@@ -62,6 +62,8 @@ public final class SPDYFirstBytesNegotiationHandler<NegotiationResult: Sendable>
     private let completionHandler: (SPDYNegotiation.Selection, any Channel) -> EventLoopFuture<NegotiationResult>
     private var promise: EventLoopPromise<NegotiationResult>?
     private var state = State.waiting
+    /// Inbound user events that arrived while the pipeline was being set up.
+    private var heldEvents: [Any] = []
     private var buffered: [ByteBuffer] = []
     private var timer: Scheduled<Void>?
     /// Inside `channelRead`: a pipeline set up at once gets the held bytes within this read,
@@ -166,6 +168,12 @@ public final class SPDYFirstBytesNegotiationHandler<NegotiationResult: Sendable>
             fail(SPDYServerNegotiationError.closedBeforeFirstBytes, context: context)
             return
         }
+        if state == .configuring {
+            // An event that came after the held bytes (a half-close) must reach the new
+            // handlers after them, not before.
+            heldEvents.append(event)
+            return
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
@@ -234,6 +242,9 @@ public final class SPDYFirstBytesNegotiationHandler<NegotiationResult: Sendable>
         }
         if !reading {
             context.fireChannelReadComplete()
+        }
+        while !heldEvents.isEmpty {
+            context.fireUserInboundEventTriggered(heldEvents.removeFirst())
         }
         state = .finished
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
