@@ -179,10 +179,10 @@ struct RemoteCommandTests {
         let session = try await RemoteCommandClient.start(
             server.endpoint, namespace: "default", pod: "demo", options: .init(command: ["yes"], stderr: false))
         // The writer stops once the buffers on the way are full; on a loaded machine it may
-        // take a while to get there, so wait for a quiet half second (10 s at most).
+        // take a while to get there, so wait for a quiet half second (30 s at most).
         var last = -1
         var now = written.withLockedValue { $0 }
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         while now != last && ContinuousClock.now < deadline {
             last = now
             try await Task.sleep(nanoseconds: 500_000_000)
