@@ -14,16 +14,31 @@ import SPDY
 /// empty DATA frame with FIN, or a HEADERS frame with FIN carrying the trailers, which the
 /// stream channel sends only after the last DATA.
 struct SPDYHTTPMessageStream {
+    /// What a received payload carries for the application, in the codec's own head type,
+    /// and why the rest of it could not be passed on. The codec passes the parts on itself,
+    /// once this stream's state is no longer being changed (a handler may answer from its
+    /// `channelRead`, which writes through the codec).
+    struct Received<Head> {
+        var head: Head?
+        var body: ByteBuffer?
+        /// The message ended (FIN), with these trailers.
+        var end: SPDYHeaders??
+        var failure: ReadFailure?
+    }
+
+    /// Why a received payload could not be passed on (whole).
+    enum ReadFailure {
+        /// The head is not an HTTP message (`parseHead` threw): a server answers 400.
+        case head(SPDYHTTPCodecError)
+        /// The body broke its `content-length`: the stream is reset.
+        case body(SPDYHTTPCodecError)
+    }
+
     /// What a received payload means.
-    enum Received {
-        /// The head's header block; the codec parses it and calls ``expectBody(length:)``,
-        /// then ``finish()`` if `fin`.
+    private enum Classified {
         case head(SPDYHeaders, fin: Bool)
-        /// Body bytes (possibly empty), then ``finish()`` if `fin`.
         case body(ByteBuffer, fin: Bool)
-        /// Trailers were merged; ``finish()`` if `fin`.
         case trailers(fin: Bool)
-        /// Nothing to pass on: the message had already ended or failed.
         case ignored
     }
 
@@ -48,16 +63,55 @@ struct SPDYHTTPMessageStream {
     private var pendingHead: (block: SPDYHeaders, promise: EventLoopPromise<Void>?)?
     private var dropsBody = false
 
-    /// Whether the received message's head has arrived.
-    var hasReceivedHead: Bool { inbound != .head }
-
-    /// Whether our message's head has been written.
-    var hasWrittenHead: Bool { outbound != .head }
-
     // MARK: Receiving
 
+    /// Reads a payload from the peer: `parseHead` turns the first header block into the
+    /// codec's head and says how long the body must be (`nil`: unchecked).
+    mutating func read<Head>(
+        _ payload: SPDYStreamPayload,
+        parseHead: (SPDYHeaders) throws(SPDYHTTPCodecError) -> (head: Head, bodyLength: Int?)
+    ) -> Received<Head> {
+        var received = Received<Head>()
+        let classified: Classified
+        do {
+            classified = try classify(payload)
+        } catch {
+            received.failure = .body(error)
+            return received
+        }
+        let fin: Bool
+        switch classified {
+        case .head(let block, let headFin):
+            let parsed: (head: Head, bodyLength: Int?)
+            do {
+                parsed = try parseHead(block)
+            } catch {
+                abandonInbound()
+                received.failure = .head(error)
+                return received
+            }
+            expectedLength = parsed.bodyLength
+            received.head = parsed.head
+            fin = headFin
+        case .body(let bytes, let bodyFin):
+            if bytes.readableBytes > 0 { received.body = bytes }
+            fin = bodyFin
+        case .trailers(let trailersFin):
+            fin = trailersFin
+        case .ignored:
+            return received
+        }
+        guard fin else { return received }
+        do {
+            received.end = .some(try finish())
+        } catch {
+            received.failure = .body(error)
+        }
+        return received
+    }
+
     /// Classifies a payload from the peer. Throws when DATA goes past `content-length`.
-    mutating func receive(_ payload: SPDYStreamPayload) throws(SPDYHTTPCodecError) -> Received {
+    private mutating func classify(_ payload: SPDYStreamPayload) throws(SPDYHTTPCodecError) -> Classified {
         switch payload {
         case .headers(let headers):
             switch inbound {
@@ -88,14 +142,8 @@ struct SPDYHTTPMessageStream {
         }
     }
 
-    /// The received head announced `length` bytes of body (`nil`: unknown, or a response
-    /// that has no body whatever it announces).
-    mutating func expectBody(length: Int?) {
-        expectedLength = length
-    }
-
     /// The received message ended (FIN): checks the length and returns its trailers.
-    mutating func finish() throws(SPDYHTTPCodecError) -> SPDYHeaders? {
+    private mutating func finish() throws(SPDYHTTPCodecError) -> SPDYHeaders? {
         inbound = .finished
         if let expectedLength, receivedLength != expectedLength {
             throw .contentLengthMismatch(expected: expectedLength, received: receivedLength)

@@ -47,30 +47,20 @@ public final class SPDYToHTTP1ClientCodec: ChannelDuplexHandler, RemovableChanne
 
     /// Turns the reply's payloads into response parts.
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        do {
-            switch try stream.receive(unwrapInboundIn(data)) {
-            case .head(let block, let fin):
-                let response = try SPDYHTTPHeaderMapping.parseResponse(block)
-                let noBody = SPDYHTTPHeaderMapping.responseHasNoBody(method: requestMethod, code: response.code)
-                stream.expectBody(length: noBody ? nil : response.contentLength)
-                context.fireChannelRead(wrapInboundOut(.head(Self.head(of: response))))
-                if fin { try end(context: context) }
-            case .body(let bytes, let fin):
-                if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(.body(bytes))) }
-                if fin { try end(context: context) }
-            case .trailers(let fin):
-                if fin { try end(context: context) }
-            case .ignored:
-                break
-            }
-        } catch {
-            stream.reset(context: context, for: error)
+        let received = stream.read(unwrapInboundIn(data)) { block throws(SPDYHTTPCodecError) in
+            let response = try SPDYHTTPHeaderMapping.parseResponse(block)
+            let noBody = SPDYHTTPHeaderMapping.responseHasNoBody(method: requestMethod, code: response.code)
+            return (Self.head(of: response), noBody ? nil : response.contentLength)
         }
-    }
-
-    private func end(context: ChannelHandlerContext) throws(SPDYHTTPCodecError) {
-        let trailers = try stream.finish()
-        context.fireChannelRead(wrapInboundOut(.end(trailers.map(SPDYToHTTP1ServerCodec.httpHeaders))))
+        if let head = received.head { context.fireChannelRead(wrapInboundOut(.head(head))) }
+        if let bytes = received.body { context.fireChannelRead(wrapInboundOut(.body(bytes))) }
+        if case .some(let trailers) = received.end {
+            context.fireChannelRead(wrapInboundOut(.end(trailers.map(SPDYToHTTP1ServerCodec.httpHeaders))))
+        }
+        switch received.failure {
+        case .head(let error)?, .body(let error)?: stream.reset(context: context, for: error)
+        case nil: break
+        }
     }
 
     /// Turns request parts into payloads.

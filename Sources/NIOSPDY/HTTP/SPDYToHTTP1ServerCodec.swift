@@ -58,36 +58,21 @@ public final class SPDYToHTTP1ServerCodec: ChannelDuplexHandler, RemovableChanne
 
     /// Turns the stream's payloads into request parts.
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        do {
-            switch try stream.receive(unwrapInboundIn(data)) {
-            case .head(let block, let fin):
-                let request: SPDYHTTPHeaderMapping.Request
-                do {
-                    request = try SPDYHTTPHeaderMapping.parseRequest(block)
-                } catch {
-                    stream.answerBadRequest(context: context, for: error)
-                    return
-                }
-                requestMethod = request.method
-                stream.expectBody(length: request.contentLength)
-                context.fireChannelRead(wrapInboundOut(.head(Self.head(of: request))))
-                if fin { try end(context: context) }
-            case .body(let bytes, let fin):
-                if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(.body(bytes))) }
-                if fin { try end(context: context) }
-            case .trailers(let fin):
-                if fin { try end(context: context) }
-            case .ignored:
-                break
-            }
-        } catch {
-            stream.reset(context: context, for: error)
+        let received = stream.read(unwrapInboundIn(data)) { block throws(SPDYHTTPCodecError) in
+            let request = try SPDYHTTPHeaderMapping.parseRequest(block)
+            requestMethod = request.method
+            return (Self.head(of: request), request.contentLength)
         }
-    }
-
-    private func end(context: ChannelHandlerContext) throws(SPDYHTTPCodecError) {
-        let trailers = try stream.finish()
-        context.fireChannelRead(wrapInboundOut(.end(trailers.map(Self.httpHeaders))))
+        if let head = received.head { context.fireChannelRead(wrapInboundOut(.head(head))) }
+        if let bytes = received.body { context.fireChannelRead(wrapInboundOut(.body(bytes))) }
+        if case .some(let trailers) = received.end {
+            context.fireChannelRead(wrapInboundOut(.end(trailers.map(Self.httpHeaders))))
+        }
+        switch received.failure {
+        case .head(let error)?: stream.answerBadRequest(context: context, for: error)
+        case .body(let error)?: stream.reset(context: context, for: error)
+        case nil: break
+        }
     }
 
     /// Turns response parts into payloads.

@@ -37,30 +37,20 @@ public final class SPDYToHTTPClientCodec: ChannelDuplexHandler, RemovableChannel
 
     /// Turns the reply's payloads into response parts.
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        do {
-            switch try stream.receive(unwrapInboundIn(data)) {
-            case .head(let block, let fin):
-                let parsed = try SPDYHTTPHeaderMapping.parseResponse(block)
-                let noBody = SPDYHTTPHeaderMapping.responseHasNoBody(method: requestMethod, code: parsed.code)
-                stream.expectBody(length: noBody ? nil : parsed.contentLength)
-                context.fireChannelRead(wrapInboundOut(.head(Self.response(of: parsed))))
-                if fin { try end(context: context) }
-            case .body(let bytes, let fin):
-                if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(.body(bytes))) }
-                if fin { try end(context: context) }
-            case .trailers(let fin):
-                if fin { try end(context: context) }
-            case .ignored:
-                break
-            }
-        } catch {
-            stream.reset(context: context, for: error)
+        let received = stream.read(unwrapInboundIn(data)) { block throws(SPDYHTTPCodecError) in
+            let parsed = try SPDYHTTPHeaderMapping.parseResponse(block)
+            let noBody = SPDYHTTPHeaderMapping.responseHasNoBody(method: requestMethod, code: parsed.code)
+            return (Self.response(of: parsed), noBody ? nil : parsed.contentLength)
         }
-    }
-
-    private func end(context: ChannelHandlerContext) throws(SPDYHTTPCodecError) {
-        let trailers = try stream.finish()
-        context.fireChannelRead(wrapInboundOut(.end(trailers.map(SPDYToHTTPServerCodec.fields))))
+        if let response = received.head { context.fireChannelRead(wrapInboundOut(.head(response))) }
+        if let bytes = received.body { context.fireChannelRead(wrapInboundOut(.body(bytes))) }
+        if case .some(let trailers) = received.end {
+            context.fireChannelRead(wrapInboundOut(.end(trailers.map(SPDYToHTTPServerCodec.fields))))
+        }
+        switch received.failure {
+        case .head(let error)?, .body(let error)?: stream.reset(context: context, for: error)
+        case nil: break
+        }
     }
 
     /// Turns request parts into payloads.

@@ -38,39 +38,22 @@ public final class SPDYToHTTPServerCodec: ChannelDuplexHandler, RemovableChannel
 
     /// Turns the stream's payloads into request parts.
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        do {
-            switch try stream.receive(unwrapInboundIn(data)) {
-            case .head(let block, let fin):
-                let request: HTTPRequest
-                let contentLength: Int?
-                do {
-                    let parsed = try SPDYHTTPHeaderMapping.parseRequest(block)
-                    request = try Self.request(of: parsed)
-                    contentLength = parsed.contentLength
-                } catch {
-                    stream.answerBadRequest(context: context, for: error)
-                    return
-                }
-                requestMethod = request.method.rawValue
-                stream.expectBody(length: contentLength)
-                context.fireChannelRead(wrapInboundOut(.head(request)))
-                if fin { try end(context: context) }
-            case .body(let bytes, let fin):
-                if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(.body(bytes))) }
-                if fin { try end(context: context) }
-            case .trailers(let fin):
-                if fin { try end(context: context) }
-            case .ignored:
-                break
-            }
-        } catch {
-            stream.reset(context: context, for: error)
+        let received = stream.read(unwrapInboundIn(data)) { block throws(SPDYHTTPCodecError) in
+            let parsed = try SPDYHTTPHeaderMapping.parseRequest(block)
+            let request = try Self.request(of: parsed)
+            requestMethod = request.method.rawValue
+            return (request, parsed.contentLength)
         }
-    }
-
-    private func end(context: ChannelHandlerContext) throws(SPDYHTTPCodecError) {
-        let trailers = try stream.finish()
-        context.fireChannelRead(wrapInboundOut(.end(trailers.map(Self.fields))))
+        if let request = received.head { context.fireChannelRead(wrapInboundOut(.head(request))) }
+        if let bytes = received.body { context.fireChannelRead(wrapInboundOut(.body(bytes))) }
+        if case .some(let trailers) = received.end {
+            context.fireChannelRead(wrapInboundOut(.end(trailers.map(Self.fields))))
+        }
+        switch received.failure {
+        case .head(let error)?: stream.answerBadRequest(context: context, for: error)
+        case .body(let error)?: stream.reset(context: context, for: error)
+        case nil: break
+        }
     }
 
     /// Turns response parts into payloads.
