@@ -20,6 +20,8 @@ let package = Package(
         .executable(name: "spdyd", targets: ["spdyd"]),
         .executable(name: "spdyload", targets: ["spdyload"]),
         .executable(name: "kube-pod", targets: ["kube-pod"]),
+        .library(name: "SPDYProxy", targets: ["SPDYProxy"]),
+        .executable(name: "spdyproxy", targets: ["spdyproxy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
@@ -104,6 +106,8 @@ let package = Package(
             dependencies: [
                 "CZlib",
                 "NIOSPDY",
+                "NIOSPDYOpenSSL",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 "SPDY",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -155,6 +159,35 @@ let package = Package(
             dependencies: [
                 "SPDY",
                 .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // A reverse proxy: SPDY and HTTP/1.1 in front, HTTP/1.1 backends behind (spdyproxy).
+        .target(
+            name: "SPDYProxy",
+            dependencies: [
+                "NIOSPDY",
+                "SPDY",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        .executableTarget(
+            name: "spdyproxy",
+            dependencies: [
+                "SPDYProxy",
+                "NIOSPDY",
+                "NIOSPDYOpenSSL",
+                "SPDY",
+                "SPDYToolSupport",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         // The Swift side of the interoperability suite (Interop/run.sh): server, client
@@ -298,6 +331,22 @@ let package = Package(
                 "spdyload",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        // spdyproxy in front of real backends: nginx, an HTTP/1.1 echo server.
+        .testTarget(
+            name: "SPDYProxyTests",
+            dependencies: [
+                "SPDYProxy",
+                "SPDYTestSupport",
+                "NIOSPDY",
+                "SPDY",
+                "spdyproxy",
+                "spdycat",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),

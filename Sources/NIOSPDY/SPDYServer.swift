@@ -150,6 +150,8 @@ public final class SPDYServer: @unchecked Sendable {
     public let handlerType: SPDYRequestHandler.Type
     /// The async responder, for a server created with one.
     public let responder: (@Sendable (SPDYServerRequest) async throws -> SPDYServerResponse)?
+    /// The channel initializer, for a server created with one (``init(configuration:group:logger:httpChannelInitializer:)``).
+    private let httpChannelInitializer: (@Sendable (any Channel, HTTPChannelContext) throws -> Void)?
     /// The event loops serving connections.
     public let group: any EventLoopGroup
     /// Logs connection-level events.
@@ -188,6 +190,43 @@ public final class SPDYServer: @unchecked Sendable {
         try self.init(configuration: configuration, handlerType: handler, responder: nil, group: group, logger: logger)
     }
 
+    /// What an HTTP channel initializer learns about the channel it sets up.
+    public struct HTTPChannelContext: Sendable, Hashable {
+        /// The protocol the client speaks on the connection: `.spdy(version)` for a SPDY
+        /// stream, `.http11` for an HTTP/1.1 connection.
+        public var negotiatedProtocol: SPDYNegotiation.Selection
+        /// Whether the connection is TLS.
+        public var isSecure: Bool
+    }
+
+    /// Creates a server that hands every SPDY stream and every HTTP/1.1 connection to NIOHTTP1
+    /// handlers of the caller's; call ``start()`` to listen.
+    ///
+    /// `httpChannelInitializer` runs on the channel's event loop with a channel that reads
+    /// `HTTPServerRequestPart` and writes `HTTPServerResponsePart`: a SPDY stream (carrying one
+    /// request, through a ``SPDYToHTTP1ServerCodec``) or an HTTP/1.1 connection (carrying its
+    /// requests one after another, behind NIOHTTP1's server pipeline). It adds the handlers
+    /// synchronously; a throw closes the stream or connection. The handlers read request
+    /// bodies as they choose, with backpressure both ways (hold `read()` and the peer's window
+    /// or TCP window stops), so ``Configuration-swift.struct/maxRequestBodySize`` and
+    /// ``Configuration-swift.struct/maxBufferedRequestBytes`` do not apply; every other limit
+    /// does. ``handlerType`` is ``SPDYRequestHandler`` itself and unused.
+    public convenience init(
+        configuration: Configuration,
+        group: (any EventLoopGroup)? = nil,
+        logger: Logger = Logger(label: "swift-spdy.server"),
+        httpChannelInitializer: @escaping @Sendable (any Channel, HTTPChannelContext) throws -> Void
+    ) throws {
+        try self.init(
+            configuration: configuration,
+            handlerType: SPDYRequestHandler.self,
+            responder: nil,
+            httpChannelInitializer: httpChannelInitializer,
+            group: group,
+            logger: logger
+        )
+    }
+
     /// Creates a server that answers every request with an async responder; call ``start()``
     /// to listen.
     ///
@@ -215,12 +254,14 @@ public final class SPDYServer: @unchecked Sendable {
         configuration: Configuration,
         handlerType: SPDYRequestHandler.Type,
         responder: (@Sendable (SPDYServerRequest) async throws -> SPDYServerResponse)?,
+        httpChannelInitializer: (@Sendable (any Channel, HTTPChannelContext) throws -> Void)? = nil,
         group: (any EventLoopGroup)?,
         logger: Logger
     ) throws {
         self.configuration = configuration
         self.handlerType = handlerType
         self.responder = responder
+        self.httpChannelInitializer = httpChannelInitializer
         self.logger = logger
         if let group {
             self.group = group
@@ -374,14 +415,24 @@ public final class SPDYServer: @unchecked Sendable {
         // Window is granted as stream channels read what arrived, not as it arrives.
         sessionConfiguration.manualDataConsumption = true
         let session = try SPDYSession(role: .server, version: version, configuration: sessionConfiguration)
-        let budget = RequestBodyBudget(limit: configuration.maxBufferedRequestBytes)
+        let inbound: SPDYConnection.StreamSetUp
+        if let httpChannelInitializer {
+            let context = HTTPChannelContext(negotiatedProtocol: .spdy(version), isSecure: isSecure)
+            inbound = .synchronous(autoRead: true) { stream in
+                try stream.pipeline.syncOperations.addHandler(SPDYToHTTP1ServerCodec(version: version))
+                try httpChannelInitializer(stream, context)
+            }
+        } else {
+            let budget = RequestBodyBudget(limit: configuration.maxBufferedRequestBytes)
+            inbound = .synchronous(autoRead: false) { [self] stream in
+                try stream.pipeline.syncOperations.addHandler(
+                    SPDYRequestStreamHandler(server: self, version: version, budget: budget))
+            }
+        }
         let connection = SPDYConnection(
             session: session,
             streamConfiguration: configuration.streams,
-            inbound: .synchronous(autoRead: false) { [self] stream in
-                try stream.pipeline.syncOperations.addHandler(
-                    SPDYRequestStreamHandler(server: self, version: version, budget: budget))
-            },
+            inbound: inbound,
             push: nil
         )
         connection.frameCompletionTimeout = configuration.frameCompletionTimeout
@@ -419,10 +470,15 @@ public final class SPDYServer: @unchecked Sendable {
     private func addHTTP1Handlers(to channel: any Channel, secure: Bool) throws {
         let sync = channel.pipeline.syncOperations
         try sync.addHardenedHTTP1ServerHandlers(configuration.pipelineConfiguration)
-        try sync.addHandler(HTTP1ExchangeAdapter(secure: secure, maxRequestBodySize: configuration.maxRequestBodySize))
-        try sync.addHandler(
-            SPDYRequestStreamHandler(
-                http1Server: self, budget: RequestBodyBudget(limit: configuration.maxBufferedRequestBytes)))
+        if let httpChannelInitializer {
+            try httpChannelInitializer(channel, HTTPChannelContext(negotiatedProtocol: .http11, isSecure: secure))
+        } else {
+            try sync.addHandler(
+                HTTP1ExchangeAdapter(secure: secure, maxRequestBodySize: configuration.maxRequestBodySize))
+            try sync.addHandler(
+                SPDYRequestStreamHandler(
+                    http1Server: self, budget: RequestBodyBudget(limit: configuration.maxBufferedRequestBytes)))
+        }
         register(
             Connection(
                 channel: channel,
@@ -431,6 +487,12 @@ public final class SPDYServer: @unchecked Sendable {
                 shutdownGracefully: { channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) },
                 close: { channel.close(promise: nil) }
             ))
+    }
+
+    /// Whether connections are TLS.
+    private var isSecure: Bool {
+        if case .plain = configuration.transport { return false }
+        return true
     }
 
     private func register(_ connection: Connection) {

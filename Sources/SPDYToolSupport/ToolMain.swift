@@ -90,6 +90,14 @@ public final class Output: Sendable {
         self.descriptor = descriptor
     }
 
+    /// A file opened for appending (created if missing, mode 0644), such as an access log. It
+    /// stays open for the life of the process.
+    public convenience init(appendingTo path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw ToolError(String(cString: strerror(errno))) }
+        self.init(descriptor: descriptor)
+    }
+
     /// Whether the descriptor is a terminal (for progress bars).
     public var isTerminal: Bool { isatty(descriptor) == 1 }
 

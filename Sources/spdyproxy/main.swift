@@ -1,0 +1,3 @@
+import SPDYToolSupport
+
+await ToolMain.run(SPDYProxyCommand.self)
