@@ -324,11 +324,13 @@ let package = Package(
             name: "SPDYToolsTests",
             dependencies: [
                 "SPDYToolSupport",
+                "SPDYTestSupport",
                 "NIOSPDY",
                 "SPDY",
                 "spdycat",
                 "spdyd",
                 "spdyload",
+                "spdyproxy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

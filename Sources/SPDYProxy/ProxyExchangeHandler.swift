@@ -149,10 +149,6 @@ final class ProxyExchangeHandler: ChannelDuplexHandler, BackendConnectionDelegat
         context.close(promise: nil)
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        context.write(data, promise: promise)
-    }
-
     private func resumeClientReading() {
         guard pendingRead, let context else { return }
         pendingRead = false
@@ -199,7 +195,13 @@ final class ProxyExchangeHandler: ChannelDuplexHandler, BackendConnectionDelegat
                 current.servedBy = connection.backend
                 current.backendReusable = true
                 current.lastActivity = .now()
-                let body: Bool? = current.sawBody ? true : (current.requestEnded ? false : nil)
+                var body: Bool? = current.sawBody ? true : (current.requestEnded ? false : nil)
+                if !self.isSPDY && !current.head.headers.contains(name: "content-length")
+                    && !current.head.headers.contains(name: "transfer-encoding")
+                {
+                    // HTTP/1.1 framing says it: a request with neither has no body.
+                    body = false
+                }
                 let head = ForwardedHeaders.backendRequest(
                     current.head,
                     client: self.context?.channel.remoteAddress,

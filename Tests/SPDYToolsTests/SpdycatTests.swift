@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import NIOSPDY
 import SPDY
+import SPDYTestSupport
 import SPDYToolSupport
 import Testing
 
@@ -164,7 +165,7 @@ struct SpdycatTests {
     @Test("Exit status: one unreachable URI of three is 1; three unreachable are 3")
     func exitCodes() async throws {
         let server = try CatServer.start()
-        let dead = [freePort(), freePort(), freePort()]
+        let dead = [freeLocalPort(), freeLocalPort(), freeLocalPort()]
         let one = try await spdycat([
             "--no-tls", "--spdy3-1", "\(server.plain)/a", "http://127.0.0.1:\(dead[0])/", "\(server.plain)/b",
         ])
@@ -408,7 +409,7 @@ struct SpdycatTests {
                 "-keyout", key, "-out", cert, "-subj", "/CN=localhost", "-days", "2",
             ])
         try #require(made.status == 0)
-        let port = freePort()
+        let port = freeLocalPort()
         let server = try ToolRunner.start(
             "/usr/bin/openssl",
             [

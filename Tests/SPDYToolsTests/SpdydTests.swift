@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOSPDY
 import SPDY
+import SPDYTestSupport
 import SPDYToolSupport
 import Testing
 
@@ -83,7 +84,7 @@ struct RunningSpdyd {
         client configuration: SPDYClient.Configuration = .init(plainVersion: .v3),
         tls: Bool = false
     ) async throws -> RunningSpdyd {
-        let port = freePort()
+        let port = freeLocalPort()
         let tool = try ToolRunner.start("spdyd", extra + ["-d", root.path, String(port)] + tail)
         guard tool.waitForOutput("listen on port \(port)") else {
             let status = tool.stop(signal: SIGKILL)
@@ -555,7 +556,7 @@ struct SpdydTests {
     @Test("-D runs in the background: the first process exits 0 once the server listens")
     func daemon() async throws {
         let folder = try ServedFolder()
-        let port = freePort()
+        let port = freeLocalPort()
         let result = try ToolRunner.run(
             "spdyd", ["-D", "--no-tls", "-3", "-d", folder.root.path, String(port)], timeout: 30)
         #expect(result.status == 0)

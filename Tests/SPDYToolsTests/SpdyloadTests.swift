@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOSPDY
 import SPDY
+import SPDYTestSupport
 import Testing
 
 /// A server in this process that counts the requests it answers.
@@ -130,7 +131,7 @@ struct SpdyloadTests {
 
     @Test("An unreachable server: every request errored, exit status 1")
     func unreachable() throws {
-        let port = freePort()
+        let port = freeLocalPort()
         let result = try ToolRunner.run(
             "spdyload", ["-n", "6", "-c", "2", "--no-tls", "-3", "--json", "http://127.0.0.1:\(port)/"])
         #expect(result.status == 1)

@@ -179,24 +179,6 @@ extension Locked where Value == Data {
     func append(_ data: Data) { lock.withLock { value.append(data) } }
 }
 
-/// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
-func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-    }
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
 /// A memory field of /proc/PID/status (`VmRSS`, `VmHWM`, …) in KiB; `nil` when the process
 /// is gone or the field is missing (Linux only). Tests measure a child process this way: the
 /// test process's own memory moves with the suites running alongside.
