@@ -67,6 +67,18 @@ struct SpdyproxyTests {
         #expect(log.split(separator: "\n").count == 2, "\(log)")
     }
 
+    @Test("--npn: an NPN-only client (spdycat --npn, as the original) is served SPDY", .timeLimit(.minutes(1)))
+    func npn() throws {
+        let folder = try ServedFolder()
+        let (backend, proxy, port) = try start(folder, proxyArguments: ["--npn"])
+        defer { backend.stop() }
+        let fetched = try ToolRunner.run("spdycat", ["-k", "--npn", "-v", "https://127.0.0.1:\(port)/hello.txt"])
+        #expect(fetched.status == 0, "\(fetched.stderr)")
+        #expect(fetched.stdout.contains(ServedFolder.hello), "\(fetched.stdout)")
+        #expect(fetched.stdout.contains("NPN selected the protocol: spdy/3.1"), "\(fetched.stdout)")
+        #expect(proxy.stop() == 0)
+    }
+
     @Test(
         "bad arguments: one line and exit status 1",
         arguments: [
