@@ -1,8 +1,9 @@
 // A SPDY/3.1 client on Netty's own HTTP mapping: SpdyHttpEncoder turns FullHttpRequests into
 // SYN_STREAM and DATA, SpdyHttpDecoder turns the replies into FullHttpResponses, over
-// SpdySessionHandler (flow control) and SpdyFrameCodec. Runs against the Hummingbird example
-// app (Integrations/Hummingbird) served over SPDY on plain TCP and exits 0 when every check
-// passed. Routes it expects:
+// SpdySessionHandler (flow control) and SpdyFrameCodec. Runs against a server speaking SPDY/3.1
+// on plain TCP and exits 0 when every check passed.
+//
+// The Hummingbird example app (Integrations/HummingbirdSPDY), routes it expects:
 //   GET  /hello        200 "Hello from Hummingbird!\n" (text)
 //   HEAD /hello        200, no body
 //   POST /echo         200, the request body back (streamed through the app)
@@ -11,7 +12,17 @@
 //   GET  /error        the HTTPError the route throws (418)
 //   GET  /no-such-path 404
 //
+// With "nginx": spdyproxy in front of the nginx of Interop/run.sh, whose htdocs and locations
+// it expects (56 requests in all):
+//   GET  /small.txt    200 "hello from nginx\n", server: nginx/..., via: 1.1 spdyproxy
+//   HEAD /small.txt    200, no body
+//   GET  /big.bin      200, BIG_SIZE bytes whose SHA-256 is BIG_SHA256
+//   GET  /headers      200, the x-forwarded-for, x-forwarded-proto and via nginx received
+//   POST /echo         200, the request body back (nginx's echo module)
+//   GET  /no-such-file 404 from nginx
+//
 // Usage: java NettyHttpClient PORT
+//        java NettyHttpClient PORT nginx BIG_SIZE BIG_SHA256
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBufUtil;
@@ -37,8 +48,10 @@ import io.netty.handler.codec.spdy.SpdyHttpHeaders;
 import io.netty.handler.codec.spdy.SpdySessionHandler;
 import io.netty.handler.codec.spdy.SpdyVersion;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -111,15 +124,129 @@ public final class NettyHttpClient {
 
     static Reply get(CompletableFuture<Reply> future, String what) {
         try {
-            return future.get(30, TimeUnit.SECONDS);
+            return future.get(60, TimeUnit.SECONDS);
         } catch (Exception e) {
             checks.check(false, what, "no response: " + e);
             return null;
         }
     }
 
+    /** The Hummingbird example app. */
+    static void hummingbird(Channel channel) {
+        Reply hello = get(send(channel, HttpMethod.GET, "/hello", null), "GET /hello");
+        if (hello != null) {
+            checks.check(hello.status == 200 && hello.text().equals("Hello from Hummingbird!\n"), "GET /hello",
+                    hello.status + " " + hello.text());
+            checks.check(hello.headers.containsKey("content-type"), "GET /hello has content-type",
+                    hello.headers.toString());
+        }
+
+        // SpdyHttpDecoder sets content-length to the bytes it aggregated (0 for a reply with
+        // FIN), so only the missing body can be checked here; the codec tests check that the
+        // server's content-length is kept.
+        Reply head = get(send(channel, HttpMethod.HEAD, "/hello", null), "HEAD /hello");
+        if (head != null) {
+            checks.check(head.status == 200 && head.body.length == 0, "HEAD /hello has no body",
+                    head.status + " " + head.body.length + " bytes");
+        }
+
+        byte[] upload = Common.body(3 << 20, 7);
+        Reply echo = get(send(channel, HttpMethod.POST, "/echo", upload), "POST /echo");
+        if (echo != null) {
+            checks.check(echo.status == 200 && Arrays.equals(echo.body, upload), "POST /echo, 3 MiB back",
+                    echo.status + " " + echo.body.length + " bytes, first mismatch at "
+                            + Common.firstMismatch(echo.body, 7));
+        }
+
+        Reply chunks = get(send(channel, HttpMethod.GET, "/chunks?count=10&size=8", null), "GET /chunks");
+        if (chunks != null) {
+            StringBuilder expected = new StringBuilder();
+            for (int i = 0; i < 10; i++) expected.append("chunk ").append(i).append('\n');
+            checks.check(chunks.status == 200 && chunks.text().equals(expected.toString()),
+                    "GET /chunks, in order and whole", chunks.status + " " + chunks.text());
+        }
+
+        Reply error = get(send(channel, HttpMethod.GET, "/error", null), "GET /error");
+        if (error != null) checks.check(error.status == 418, "GET /error gives the thrown 418", "" + error.status);
+
+        Reply missing = get(send(channel, HttpMethod.GET, "/no-such-path", null), "GET /no-such-path");
+        if (missing != null) checks.check(missing.status == 404, "GET /no-such-path is 404", "" + missing.status);
+
+        List<CompletableFuture<Reply>> concurrent = new ArrayList<>();
+        for (int i = 0; i < 50; i++) concurrent.add(send(channel, HttpMethod.GET, "/hello", null));
+        int good = 0;
+        for (CompletableFuture<Reply> future : concurrent) {
+            Reply reply = get(future, "50 concurrent streams");
+            if (reply != null && reply.status == 200 && reply.text().equals("Hello from Hummingbird!\n")) good++;
+        }
+        checks.check(good == 50, "50 concurrent streams on one connection", good + " of 50 good");
+    }
+
+    /** nginx behind spdyproxy (Interop/run.sh). */
+    static void nginxBehindProxy(Channel channel, int bigSize, String bigSHA256) throws Exception {
+        Reply small = get(send(channel, HttpMethod.GET, "/small.txt", null), "GET /small.txt");
+        if (small != null) {
+            checks.check(small.status == 200 && small.text().equals("hello from nginx\n"), "GET /small.txt",
+                    small.status + " " + small.text());
+            checks.check(small.headers.getOrDefault("server", "").startsWith("nginx/"),
+                    "GET /small.txt has nginx's server header", small.headers.toString());
+            checks.check(small.headers.getOrDefault("via", "").equals("1.1 spdyproxy"),
+                    "GET /small.txt has via: 1.1 spdyproxy", small.headers.toString());
+        }
+
+        Reply head = get(send(channel, HttpMethod.HEAD, "/small.txt", null), "HEAD /small.txt");
+        if (head != null) {
+            checks.check(head.status == 200 && head.body.length == 0, "HEAD /small.txt has no body",
+                    head.status + " " + head.body.length + " bytes");
+        }
+
+        Reply big = get(send(channel, HttpMethod.GET, "/big.bin", null), "GET /big.bin");
+        if (big != null) {
+            String digest = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(big.body));
+            checks.check(big.status == 200 && big.body.length == bigSize && digest.equals(bigSHA256),
+                    "GET /big.bin, " + bigSize + " bytes, SHA-256 as written",
+                    big.status + " " + big.body.length + " bytes, SHA-256 " + digest);
+        }
+
+        Reply headers = get(send(channel, HttpMethod.GET, "/headers", null), "GET /headers");
+        if (headers != null) {
+            String text = headers.text();
+            checks.check(headers.status == 200 && text.contains("x-forwarded-for=127.0.0.1\n")
+                    && text.contains("x-forwarded-proto=http\n") && text.contains("via=SPDY/3.1 spdyproxy\n"),
+                    "nginx received x-forwarded-for, x-forwarded-proto and via", headers.status + " " + text);
+        }
+
+        byte[] upload = Common.body(3 << 20, 11);
+        Reply echo = get(send(channel, HttpMethod.POST, "/echo", upload), "POST /echo");
+        if (echo != null) {
+            checks.check(echo.status == 200 && Arrays.equals(echo.body, upload), "POST /echo, 3 MiB back",
+                    echo.status + " " + echo.body.length + " bytes, first mismatch at "
+                            + Common.firstMismatch(echo.body, 11));
+        }
+
+        Reply missing = get(send(channel, HttpMethod.GET, "/no-such-file", null), "GET /no-such-file");
+        if (missing != null) {
+            checks.check(missing.status == 404 && missing.headers.getOrDefault("server", "").startsWith("nginx/"),
+                    "GET /no-such-file is nginx's 404", missing.status + " " + missing.headers);
+        }
+
+        List<CompletableFuture<Reply>> concurrent = new ArrayList<>();
+        for (int i = 0; i < 50; i++) concurrent.add(send(channel, HttpMethod.GET, "/small.txt", null));
+        int good = 0;
+        for (CompletableFuture<Reply> future : concurrent) {
+            Reply reply = get(future, "50 concurrent streams");
+            if (reply != null && reply.status == 200 && reply.text().equals("hello from nginx\n")) good++;
+        }
+        checks.check(good == 50, "50 concurrent streams through the proxy", good + " of 50 good");
+    }
+
     public static void main(String[] args) throws Exception {
         int port = Integer.parseInt(args[0]);
+        boolean nginx = args.length > 1 && args[1].equals("nginx");
+        if (nginx && args.length != 4) {
+            System.err.println("usage: NettyHttpClient PORT [nginx BIG_SIZE BIG_SHA256]");
+            System.exit(2);
+        }
         EventLoopGroup group = new NioEventLoopGroup(1);
         try {
             Channel channel = new Bootstrap()
@@ -139,53 +266,11 @@ public final class NettyHttpClient {
                     .sync()
                     .channel();
 
-            Reply hello = get(send(channel, HttpMethod.GET, "/hello", null), "GET /hello");
-            if (hello != null) {
-                checks.check(hello.status == 200 && hello.text().equals("Hello from Hummingbird!\n"), "GET /hello",
-                        hello.status + " " + hello.text());
-                checks.check(hello.headers.containsKey("content-type"), "GET /hello has content-type",
-                        hello.headers.toString());
+            if (nginx) {
+                nginxBehindProxy(channel, Integer.parseInt(args[2]), args[3]);
+            } else {
+                hummingbird(channel);
             }
-
-            // SpdyHttpDecoder sets content-length to the bytes it aggregated (0 for a reply with
-            // FIN), so only the missing body can be checked here; the codec tests check that the
-            // server's content-length is kept.
-            Reply head = get(send(channel, HttpMethod.HEAD, "/hello", null), "HEAD /hello");
-            if (head != null) {
-                checks.check(head.status == 200 && head.body.length == 0, "HEAD /hello has no body",
-                        head.status + " " + head.body.length + " bytes");
-            }
-
-            byte[] upload = Common.body(3 << 20, 7);
-            Reply echo = get(send(channel, HttpMethod.POST, "/echo", upload), "POST /echo");
-            if (echo != null) {
-                checks.check(echo.status == 200 && Arrays.equals(echo.body, upload), "POST /echo, 3 MiB back",
-                        echo.status + " " + echo.body.length + " bytes, first mismatch at "
-                                + Common.firstMismatch(echo.body, 7));
-            }
-
-            Reply chunks = get(send(channel, HttpMethod.GET, "/chunks?count=10&size=8", null), "GET /chunks");
-            if (chunks != null) {
-                StringBuilder expected = new StringBuilder();
-                for (int i = 0; i < 10; i++) expected.append("chunk ").append(i).append('\n');
-                checks.check(chunks.status == 200 && chunks.text().equals(expected.toString()),
-                        "GET /chunks, in order and whole", chunks.status + " " + chunks.text());
-            }
-
-            Reply error = get(send(channel, HttpMethod.GET, "/error", null), "GET /error");
-            if (error != null) checks.check(error.status == 418, "GET /error gives the thrown 418", "" + error.status);
-
-            Reply missing = get(send(channel, HttpMethod.GET, "/no-such-path", null), "GET /no-such-path");
-            if (missing != null) checks.check(missing.status == 404, "GET /no-such-path is 404", "" + missing.status);
-
-            List<CompletableFuture<Reply>> concurrent = new ArrayList<>();
-            for (int i = 0; i < 50; i++) concurrent.add(send(channel, HttpMethod.GET, "/hello", null));
-            int good = 0;
-            for (CompletableFuture<Reply> future : concurrent) {
-                Reply reply = get(future, "50 concurrent streams");
-                if (reply != null && reply.status == 200 && reply.text().equals("Hello from Hummingbird!\n")) good++;
-            }
-            checks.check(good == 50, "50 concurrent streams on one connection", good + " of 50 good");
 
             channel.close().sync();
         } finally {

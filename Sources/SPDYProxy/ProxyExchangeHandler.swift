@@ -263,7 +263,7 @@ final class ProxyExchangeHandler: ChannelDuplexHandler, BackendConnectionDelegat
             // A response that came before the whole request: over SPDY the rest of the
             // upload is read and dropped (a reset could cut the response short); over
             // HTTP/1.1 the connection closes after the response.
-            finishExchange(ending: context.writeAndFlush(wrapOutboundOut(.end(trailers))))
+            finishExchange(writingEnd: trailers)
         }
     }
 
@@ -318,15 +318,9 @@ final class ProxyExchangeHandler: ChannelDuplexHandler, BackendConnectionDelegat
         context.write(
             wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
-        let ended = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !current.requestEnded && isSPDY {
-            // The upload has nowhere to go: once the page is out, the stream is reset so the
-            // client stops sending.
-            ended.assumeIsolated().whenSuccess {
-                context.triggerUserOutboundEvent(SPDYResetStreamEvent(status: .cancel), promise: nil)
-            }
-        }
-        finishExchange(outcome: outcome, ending: ended)
+        // On SPDY an upload still coming has nowhere to go: once the page is out, the stream
+        // is reset so the client stops sending.
+        finishExchange(outcome: outcome, writingEnd: nil, resetAfterwards: !current.requestEnded && isSPDY)
     }
 
     /// Ends a response that has started and cannot be completed: the stream is reset, the
@@ -344,19 +338,29 @@ final class ProxyExchangeHandler: ChannelDuplexHandler, BackendConnectionDelegat
         }
     }
 
-    /// The response is out (`ending`: the write of its end); the request is complete, or
+    /// Ends the exchange and writes the end of its response. The request is complete, or
     /// what is left of it is dropped as it arrives (SPDY) or by closing the connection
     /// (HTTP/1.1, whose next request could not be found past an unread body).
+    ///
+    /// The exchange is over before the end is written: NIOHTTP1's pipelining handler hands
+    /// over a pipelined next request from inside that write.
     private func finishExchange(
-        outcome: SPDYProxyAccessLogEntry.Outcome = .complete, ending: EventLoopFuture<Void>
+        outcome: SPDYProxyAccessLogEntry.Outcome = .complete, writingEnd trailers: HTTPHeaders?,
+        resetAfterwards: Bool = false
     ) {
-        guard let current = exchange, current.responseEnded else { return }
+        guard let current = exchange, current.responseEnded, let context else { return }
         if !current.requestEnded && !isSPDY { closeAfterResponse = true }
+        let close = closeAfterResponse
         exchange = nil
         current.timer?.cancel()
         log(current, outcome: outcome)
-        if closeAfterResponse, let context {
-            ending.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        let ended = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
+        if close {
+            ended.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        } else if resetAfterwards {
+            ended.assumeIsolated().whenSuccess {
+                context.triggerUserOutboundEvent(SPDYResetStreamEvent(status: .cancel), promise: nil)
+            }
         }
         resumeClientReading()
     }
@@ -393,7 +397,8 @@ final class ProxyExchangeHandler: ChannelDuplexHandler, BackendConnectionDelegat
         accessLog(
             SPDYProxyAccessLogEntry(
                 client: context?.channel.remoteAddress,
-                clientProtocol: protocolName,
+                clientProtocol: isSPDY
+                    ? protocolName : "http/\(current.head.version.major).\(current.head.version.minor)",
                 method: current.head.method.rawValue,
                 uri: current.head.uri,
                 status: current.responseStatus ?? 0,

@@ -226,6 +226,43 @@ struct ProxyForwardingTests {
         try await echo.close()
     }
 
+    @Test("HTTP/1.1: pipelined requests are answered in order on one connection", .timeLimit(.minutes(1)))
+    func pipelining() async throws {
+        let echo = try EchoBackend()
+        let proxy = try ProxyUnderTest(backends: [echo.port])
+        // Three requests in one segment; the last asks to close.
+        let script = """
+            import socket
+            s = socket.create_connection(("127.0.0.1", \(proxy.port)))
+            s.sendall(b"GET /status/201 HTTP/1.1\\r\\nHost: x\\r\\n\\r\\nGET /headers HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"
+                      b"GET /status/202 HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n")
+            s.settimeout(20)
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            print(data.decode("latin-1"))
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        // "\r\n" is one Character in Swift: split the scalars.
+        let statuses = text.unicodeScalars.split(whereSeparator: { $0 == "\r" || $0 == "\n" })
+            .map { String(String.UnicodeScalarView($0)) }.filter { $0.hasPrefix("HTTP/1.1 ") }
+        #expect(statuses == ["HTTP/1.1 201 Created", "HTTP/1.1 200 OK", "HTTP/1.1 202 Accepted"], "\(text)")
+        #expect(text.contains("GET /headers HTTP/1.1\n"), "\(text)")
+        #expect(echo.requestCount == 3)
+        try await proxy.stop()
+        try await echo.close()
+    }
+
     @Test("round robin over backends; one that refuses connections is skipped", .timeLimit(.minutes(1)))
     func roundRobin() async throws {
         let first = try EchoBackend()
