@@ -155,7 +155,7 @@ final class BackendPool: @unchecked Sendable {
         }
         let backend = balancer.backends[index]
         let connection = BackendConnection(backend: backend)
-        ClientBootstrap(group: eventLoop)
+        let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -164,7 +164,14 @@ final class BackendPool: @unchecked Sendable {
                     try channel.pipeline.syncOperations.addHandler(connection)
                 }
             }
-            .connect(host: backend.host, port: backend.port)
+        // An address literal needs no resolver (NIO's runs getaddrinfo on another thread).
+        let connected: EventLoopFuture<any Channel>
+        if let address = try? SocketAddress(ipAddress: backend.host, port: backend.port) {
+            connected = bootstrap.connect(to: address)
+        } else {
+            connected = bootstrap.connect(host: backend.host, port: backend.port)
+        }
+        connected
             .hop(to: eventLoop)
             .whenComplete { [self] result in
                 switch result {

@@ -13,14 +13,25 @@ enum ForwardedHeaders {
         "proxy-authorization", "proxy-authenticate",
     ]
 
-    /// Removes the hop-by-hop fields and those `connection` names.
+    /// The lengths of those names: most fields are told apart without lowercasing them.
+    private static let hopByHopLengths = Set(hopByHop.map(\.utf8.count))
+
+    /// Removes the hop-by-hop fields and those `connection` names (one pass over the fields;
+    /// a head with none is left untouched).
     static func removeHopByHop(_ headers: inout HTTPHeaders) {
-        var named: [String] = []
-        for value in headers[canonicalForm: "connection"] {
-            named.append(value.lowercased())
+        var names: [String] = []
+        for (name, value) in headers where hopByHopLengths.contains(name.utf8.count) {
+            let lowercased = name.lowercased()
+            guard hopByHop.contains(lowercased) else { continue }
+            names.append(lowercased)
+            if lowercased == "connection" {
+                for token in value.split(separator: ",") {
+                    let trimmed = token.trimmingCharacters(in: " \t").lowercased()
+                    if !trimmed.isEmpty { names.append(trimmed) }
+                }
+            }
         }
-        for name in hopByHop { headers.remove(name: name) }
-        for name in named { headers.remove(name: name) }
+        for name in names { headers.remove(name: name) }
     }
 
     /// The request head sent to a backend.
@@ -88,5 +99,15 @@ enum ForwardedHeaders {
         let entry = "\(receivedProtocol) \(viaName)"
         let previous = headers[canonicalForm: "via"].joined(separator: ", ")
         headers.replaceOrAdd(name: "via", value: previous.isEmpty ? entry : previous + ", " + entry)
+    }
+}
+
+extension Substring {
+    /// Without leading and trailing characters of `set`.
+    fileprivate func trimmingCharacters(in set: String) -> Substring {
+        var result = self
+        while let first = result.first, set.contains(first) { result.removeFirst() }
+        while let last = result.last, set.contains(last) { result.removeLast() }
+        return result
     }
 }

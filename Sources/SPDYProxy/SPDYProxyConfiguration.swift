@@ -44,7 +44,9 @@ public struct SPDYProxyConfiguration: Sendable {
     /// How long a backend that refused a connection is skipped. Default 2 seconds.
     public var backendRetryDelay: TimeAmount
     /// Idle keep-alive connections kept per backend on each event loop; more are closed.
-    /// Default 64.
+    /// Keep it near the requests an event loop has in flight at once: a lower cap closes
+    /// connections that a moment later have to be opened again (each close also leaves a
+    /// TIME_WAIT socket on the proxy). Default 1024, as ``maxConnectionsPerEventLoop``.
     public var maxIdleConnectionsPerBackend: Int
     /// Connections to the backends open at once on each event loop, busy and idle together.
     /// A request that finds them all busy waits for one to come free (up to ``connectTimeout``,
@@ -65,7 +67,7 @@ public struct SPDYProxyConfiguration: Sendable {
         connectTimeout: TimeAmount = .seconds(5),
         timeout: TimeAmount = .seconds(60),
         backendRetryDelay: TimeAmount = .seconds(2),
-        maxIdleConnectionsPerBackend: Int = 64,
+        maxIdleConnectionsPerBackend: Int = 1024,
         maxConnectionsPerEventLoop: Int = 1024,
         idleConnectionTimeout: TimeAmount = .seconds(30),
         viaName: String = "spdyproxy",

@@ -111,7 +111,7 @@ struct SPDYProxyCommand: AsyncParsableCommand {
     var backendConnections = 1024
 
     @Option(help: ArgumentHelp("Idle keep-alive connections kept per backend and event loop.", valueName: "N"))
-    var backendIdleConnections = 64
+    var backendIdleConnections = 1024
 
     @Option(help: ArgumentHelp("Event loop threads (default: one per core).", valueName: "N"))
     var threads = System.coreCount
