@@ -20,16 +20,14 @@ enum ForwardedHeaders {
     /// a head with none is left untouched).
     static func removeHopByHop(_ headers: inout HTTPHeaders) {
         var names: [String] = []
-        for (name, value) in headers where hopByHopLengths.contains(name.utf8.count) {
+        for (name, _) in headers where hopByHopLengths.contains(name.utf8.count) {
             let lowercased = name.lowercased()
-            guard hopByHop.contains(lowercased) else { continue }
-            names.append(lowercased)
-            if lowercased == "connection" {
-                for token in value.split(separator: ",") {
-                    let trimmed = token.trimmingCharacters(in: " \t").lowercased()
-                    if !trimmed.isEmpty { names.append(trimmed) }
-                }
-            }
+            if hopByHop.contains(lowercased) { names.append(lowercased) }
+        }
+        guard !names.isEmpty else { return }
+        if names.contains("connection") {
+            // NIOHTTP1 splits the comma-separated tokens.
+            names += headers[canonicalForm: "connection"].map { $0.lowercased() }
         }
         for name in names { headers.remove(name: name) }
     }
@@ -99,15 +97,5 @@ enum ForwardedHeaders {
         let entry = "\(receivedProtocol) \(viaName)"
         let previous = headers[canonicalForm: "via"].joined(separator: ", ")
         headers.replaceOrAdd(name: "via", value: previous.isEmpty ? entry : previous + ", " + entry)
-    }
-}
-
-extension Substring {
-    /// Without leading and trailing characters of `set`.
-    fileprivate func trimmingCharacters(in set: String) -> Substring {
-        var result = self
-        while let first = result.first, set.contains(first) { result.removeFirst() }
-        while let last = result.last, set.contains(last) { result.removeLast() }
-        return result
     }
 }

@@ -62,11 +62,18 @@ final class ProxyExchangeHandler: ChannelDuplexHandler, BackendConnectionDelegat
         return false
     }
 
-    private var protocolName: String {
+    /// The client's protocol as the access log names it: `spdy/3.1`, or `http/1.0` or
+    /// `http/1.1` as the request says.
+    private func protocolName(_ head: HTTPRequestHead) -> String {
         switch negotiated {
         case .spdy(let version): version.protocolName
-        case .http11: "http/1.1"
+        case .http11: "http/\(head.version.major).\(head.version.minor)"
         }
+    }
+
+    /// The response version: what the HTTP/1 client spoke; SPDY's codec maps HTTP/1.1.
+    private func responseVersion(_ head: HTTPRequestHead) -> HTTPVersion {
+        isSPDY ? .http1_1 : head.version
     }
 
     // MARK: Client side
@@ -242,7 +249,7 @@ final class ProxyExchangeHandler: ChannelDuplexHandler, BackendConnectionDelegat
             if !head.isKeepAlive { current.backendReusable = false }
             current.responseStatus = Int(head.status.code)
             if !current.requestEnded && !isSPDY { closeAfterResponse = true }
-            let version = isSPDY ? HTTPVersion.http1_1 : current.head.version
+            let version = responseVersion(current.head)
             let forwarded = ForwardedHeaders.clientResponse(
                 head, version: version, viaName: shared.configuration.viaName, closing: closeAfterResponse)
             exchange = current
@@ -314,7 +321,7 @@ final class ProxyExchangeHandler: ChannelDuplexHandler, BackendConnectionDelegat
         headers.add(name: "content-length", value: "\(body.utf8.count)")
         headers.add(name: "server", value: shared.configuration.viaName)
         if closeAfterResponse { headers.add(name: "connection", value: "close") }
-        let version = isSPDY ? HTTPVersion.http1_1 : current.head.version
+        let version = responseVersion(current.head)
         context.write(
             wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
@@ -397,8 +404,7 @@ final class ProxyExchangeHandler: ChannelDuplexHandler, BackendConnectionDelegat
         accessLog(
             SPDYProxyAccessLogEntry(
                 client: context?.channel.remoteAddress,
-                clientProtocol: isSPDY
-                    ? protocolName : "http/\(current.head.version.major).\(current.head.version.minor)",
+                clientProtocol: protocolName(current.head),
                 method: current.head.method.rawValue,
                 uri: current.head.uri,
                 status: current.responseStatus ?? 0,
