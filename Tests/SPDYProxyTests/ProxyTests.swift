@@ -65,7 +65,17 @@ func request(
 }
 
 /// An HTTP/1.1 exchange with curl: status line, headers and body.
-func curl(_ arguments: [String], stdin: Data? = nil) throws -> (status: Int32, output: Data) {
+///
+/// The wait for curl runs on a Dispatch thread, not on one of the few threads async tests share.
+func curl(_ arguments: [String], stdin: Data? = nil) async throws -> (status: Int32, output: Data) {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result { try runCurl(arguments, stdin: stdin) })
+        }
+    }
+}
+
+private func runCurl(_ arguments: [String], stdin: Data?) throws -> (status: Int32, output: Data) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
     process.arguments = ["-s", "--max-time", "60"] + arguments
@@ -149,7 +159,7 @@ struct ProxyForwardingTests {
         try await client.shutdown()
 
         // HTTP/1.1: the names `connection` lists are dropped too.
-        let http = try curl([
+        let http = try await curl([
             "-H", "Connection: keep-alive, x-secret", "-H", "x-secret: 1", "-H", "keep-alive: 5",
             "http://127.0.0.1:\(proxy.port)/headers",
         ])
@@ -214,7 +224,7 @@ struct ProxyForwardingTests {
 
         // HTTP/1.1 with expect: 100-continue (curl sends it for a body over 1 MiB).
         let upload = Data(Pattern.body(count: 3 << 20).readableBytesView)
-        let http = try curl(
+        let http = try await curl(
             [
                 "--data-binary", "@-", "-H", "content-type: application/octet-stream",
                 "http://127.0.0.1:\(proxy.port)/echo",
@@ -294,7 +304,7 @@ struct ProxyFailureTests {
         let answer = try await request(connection, "/")
         #expect(answer.response.statusCode == 502)
         #expect(String(buffer: answer.body).contains("502 Bad Gateway"))
-        let http = try curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(proxy.port)/"])
+        let http = try await curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(proxy.port)/"])
         #expect(String(decoding: http.output, as: UTF8.self) == "502")
         try await client.shutdown()
         try await proxy.stop()
@@ -345,7 +355,7 @@ struct ProxyFailureTests {
         #expect(try await request(connection, "/status/200").response.statusCode == 200, "the connection serves on")
         try await client.shutdown()
 
-        let http = try curl([
+        let http = try await curl([
             "-o", "/dev/null", "-w", "%{size_download}", "http://127.0.0.1:\(proxy.port)/die-after/100000",
         ])
         #expect(http.status != 0, "curl must see a truncated response")
