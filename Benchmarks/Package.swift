@@ -1,7 +1,8 @@
 // swift-tools-version: 6.1
 //
-// Benchmarks of the swift-spdy wire layer (target WireLayer) and of the session
-// (target Session). They live in their own package so that the benchmark
+// Benchmarks of the swift-spdy wire layer (target WireLayer), of the session
+// (target Session) and of the session's receive path on a recorded connection
+// (target RecordedStream). They live in their own package so that the benchmark
 // dependency never reaches users of the library.
 //
 // Run with: swift package --allow-writing-to-package-directory benchmark
@@ -52,6 +53,21 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Benchmarks/Session",
+            plugins: [
+                .plugin(name: "BenchmarkPlugin", package: "benchmark")
+            ]
+        ),
+        // SPDYSession's receive path on a recorded SPDY/3 connection (requests into a
+        // server, responses into a client), fed in 16 KiB pieces: the workload of the
+        // comparison with the C library's spdylay_session_mem_recv.
+        .executableTarget(
+            name: "RecordedStream",
+            dependencies: [
+                .product(name: "SPDY", package: rootPackage),
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/RecordedStream",
             plugins: [
                 .plugin(name: "BenchmarkPlugin", package: "benchmark")
             ]

@@ -8,6 +8,17 @@
 //
 // Workloads: `transfer PAYLOAD MIB` (one response of MIB MiB in PAYLOAD-byte DATA
 // frames) and `requests COUNT` (COUNT requests with 1 KiB responses, 100 in flight).
+//
+// `recorded requests [RUNS]` and `recorded responses [RUNS]` feed the recorded SPDY/3
+// connection of the `RecordedStream` benchmarks (`Recording.swift`) to a fresh server
+// (client) session RUNS times (default 1) and print each run's time, the best and the
+// median; only `feedPieces` is the measured work:
+//
+//     valgrind --tool=callgrind --toggle-collect='*feedPieces*' \
+//         /tmp/SessionProfile recorded responses
+//
+// `recorded dump DIR` writes the two recordings to DIR/requests.spdy and
+// DIR/responses.spdy, for a harness that feeds the same bytes to the C library.
 
 import NIOCore
 import SPDY
@@ -18,14 +29,70 @@ import SPDY
 
 let arguments = CommandLine.arguments.dropFirst()
 guard let workload = arguments.first else {
-    print("usage: SessionProfile transfer PAYLOAD MIB [WINDOW] | memcpy MIB | requests COUNT | idle COUNT")
+    print(
+        "usage: SessionProfile transfer PAYLOAD MIB [WINDOW] | memcpy MIB | requests COUNT | idle COUNT"
+            + " | recorded requests|responses [RUNS] | recorded dump DIR"
+    )
     exit(2)
 }
-let numbers = arguments.dropFirst().map { Int($0)! }
+let numbers = workload == "recorded" ? [] : arguments.dropFirst().map { Int($0)! }
+
+func seconds(_ elapsed: Duration) -> Double {
+    Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+}
 
 func rate(_ bytes: Int, _ elapsed: Duration) -> Int {
-    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-    return Int(Double(bytes) / seconds / 1e6)
+    Int(Double(bytes) / seconds(elapsed) / 1e6)
+}
+
+/// `recorded requests|responses [RUNS]` and `recorded dump DIR`.
+func runRecorded(_ arguments: [String]) throws {
+    switch (arguments.first, arguments.count) {
+    case ("dump", 2):
+        let directory = arguments[1]
+        for (name, stream) in [
+            ("requests", RecordedConnection.recordRequests()), ("responses", RecordedConnection.recordResponses()),
+        ] {
+            let path = "\(directory)/\(name).spdy"
+            guard let file = fopen(path, "wb") else {
+                print("cannot open \(path)")
+                exit(1)
+            }
+            let written = stream.withUnsafeReadableBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+            fclose(file)
+            precondition(written == stream.readableBytes, "short write to \(path)")
+            print("wrote \(stream.readableBytes) bytes to \(path)")
+        }
+    case ("requests", 1...2), ("responses", 1...2):
+        let requests = arguments[0] == "requests"
+        let runs = arguments.count > 1 ? Int(arguments[1])! : 1
+        let stream = requests ? RecordedConnection.recordRequests() : RecordedConnection.recordResponses()
+        let pieces = RecordedConnection.pieces(of: stream)
+        var times: [Double] = []
+        for _ in 0..<runs {
+            let receiver = try requests ? RecordedReceiver.server() : RecordedReceiver.client()
+            let start = ContinuousClock.now
+            try receiver.feedPieces(pieces)
+            times.append(seconds(start.duration(to: .now)) * 1e3)
+            if requests { receiver.checkRequestsReceived() } else { receiver.checkResponsesReceived() }
+        }
+        let list = times.map { format3($0) }.joined(separator: " ")
+        let sorted = times.sorted()
+        print(
+            "recorded \(arguments[0]): \(stream.readableBytes) bytes in \(pieces.count) pieces; ms per run: \(list); "
+                + "best \(format3(sorted[0])) ms, median \(format3(sorted[sorted.count / 2])) ms"
+        )
+    default:
+        print("usage: SessionProfile recorded requests|responses [RUNS] | recorded dump DIR")
+        exit(2)
+    }
+}
+
+/// `value` with three decimals.
+func format3(_ value: Double) -> String {
+    let thousandths = Int((value * 1000).rounded())
+    let fraction = String(thousandths % 1000)
+    return "\(thousandths / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
 }
 
 switch workload {
@@ -101,6 +168,8 @@ case "requests":
         precondition(moved > 0, "stalled after \(link.completed) requests")
     }
     print("completed \(link.completed) requests")
+case "recorded":
+    try runRecorded(Array(arguments.dropFirst()))
 default:
     print("unknown workload \(workload)")
     exit(2)

@@ -1,0 +1,1 @@
+../RecordedStream/Recording.swift
