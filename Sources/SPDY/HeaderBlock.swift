@@ -62,21 +62,28 @@ struct HeaderBlockSerializer {
     /// within the version's length fields), without writing anything.
     static func validate(_ headers: SPDYHeaders, version: SPDYVersion) throws(SPDYFrameEncodingError) {
         let maxLength = version.headerBlockLengthFieldSize == 2 ? Int(UInt16.max) : Int(UInt32.max)
-        guard headers.fields.count <= maxLength else {
-            throw .headerFieldTooLong(name: "(pair count)", length: headers.fields.count, maximum: maxLength)
+        let count = headers.fieldCount
+        guard count <= maxLength else {
+            throw .headerFieldTooLong(name: "(pair count)", length: count, maximum: maxLength)
         }
-        for i in headers.fields.indices {
-            try validateField(headers, i, maxLength: maxLength)
+        let bytesStart = headers.bytesStart
+        for i in 0..<count {
+            try validateField(headers, i, bytesStart: bytesStart, maxLength: maxLength)
         }
     }
 
-    private static func validateField(_ headers: SPDYHeaders, _ i: Int, maxLength: Int) throws(SPDYFrameEncodingError) {
-        let field = headers.fields[i]
+    private static func validateField(
+        _ headers: SPDYHeaders,
+        _ i: Int,
+        bytesStart: Int,
+        maxLength: Int
+    ) throws(SPDYFrameEncodingError) {
+        let field = headers.field(i)
         guard !field.nameRange.isEmpty else {
             throw .invalidHeaderName(name: "", reason: "a header name is empty")
         }
         for j in field.nameRange {
-            let byte = headers.storage[j]
+            let byte = headers.storage[bytesStart + j]
             guard byte >= 0x20, byte <= 0x7e else {
                 throw .invalidHeaderName(
                     name: headers.name(at: i),
@@ -85,7 +92,7 @@ struct HeaderBlockSerializer {
             }
         }
         for j in field.valueRange {
-            let byte = headers.storage[j]
+            let byte = headers.storage[bytesStart + j]
             if (byte < 0x20 && byte != 0x09) || byte == 0x7f {
                 throw .invalidHeaderValue(
                     name: headers.name(at: i),
@@ -121,11 +128,12 @@ struct HeaderBlockSerializer {
         let maxLength = lengthSize == 2 ? Int(UInt16.max) : Int(UInt32.max)
 
         // Validate, lowercase and (for SPDY/2) translate every name.
-        for i in headers.fields.indices {
-            try Self.validateField(headers, i, maxLength: maxLength)
+        let bytesStart = headers.bytesStart
+        for i in 0..<headers.fieldCount {
+            try Self.validateField(headers, i, bytesStart: bytesStart, maxLength: maxLength)
             let start = names.count
-            for j in headers.fields[i].nameRange {
-                names.append(asciiLowercased(headers.storage[j]))
+            for j in headers.field(i).nameRange {
+                names.append(asciiLowercased(headers.storage[bytesStart + j]))
             }
             var length = names.count - start
             if translateNames && version == .v2 {
@@ -169,13 +177,14 @@ struct HeaderBlockSerializer {
             appendLength(0, size: lengthSize)
             var valueLength = 0
             for k in index..<end {
-                let range = headers.fields[entries[k].field].valueRange
+                let range = headers.field(entries[k].field).valueRange
                 if range.isEmpty { continue }
                 if valueLength > 0 {
                     block.append(0)
                     valueLength += 1
                 }
-                block.append(contentsOf: headers.storage[range])
+                block.append(
+                    contentsOf: headers.storage[(bytesStart + range.lowerBound)..<(bytesStart + range.upperBound)])
                 valueLength += range.count
             }
             guard valueLength <= maxLength else {
@@ -251,23 +260,28 @@ enum HeaderBlockParser {
     ) throws(HeaderBlockProblem) -> SPDYHeaders {
         let total = block.count
         if total >= lengthSize, let base = block.baseAddress {
-            let fields: [SPDYHeaders.Field]? =
+            let headers =
                 lengthSize == 4
-                ? plainFields(base, total: total, lengthSize: 4)
-                : plainFields(base, total: total, lengthSize: 2)
-            if let fields {
-                return headers(block, fields, lengthSize: lengthSize, translateSPDY2Names: translateSPDY2Names)
-            }
+                ? plainHeaders(block, base, lengthSize: 4, translateSPDY2Names: translateSPDY2Names)
+                : plainHeaders(block, base, lengthSize: 2, translateSPDY2Names: translateSPDY2Names)
+            if let headers { return headers }
         }
         return try parseChecked(block, lengthSize: lengthSize, translateSPDY2Names: translateSPDY2Names)
     }
 
-    /// The fields of the block at `base` if it is plain (see
+    /// The headers of the block at `base` if it is plain (see
     /// ``plainPairCount(_:total:lengthSize:fields:)``), else `nil`. Up to 64
-    /// pairs are recorded on the stack while they are checked and copied into the
-    /// array in one go; a larger block is walked a second time to build its array.
+    /// pairs are recorded on the stack while they are checked, and go with the
+    /// block's bytes into the headers' one buffer; a larger block is walked a
+    /// second time to build its fields.
     @inline(__always)
-    private static func plainFields(_ base: UnsafeRawPointer, total: Int, lengthSize: Int) -> [SPDYHeaders.Field]? {
+    private static func plainHeaders(
+        _ block: UnsafeRawBufferPointer,
+        _ base: UnsafeRawPointer,
+        lengthSize: Int,
+        translateSPDY2Names: Bool
+    ) -> SPDYHeaders? {
+        let total = block.count
         let claimed =
             lengthSize == 2
             ? Int(UInt16(bigEndian: base.loadUnaligned(as: UInt16.self)))
@@ -276,7 +290,12 @@ enum HeaderBlockParser {
             return withUnsafeTemporaryAllocation(of: SPDYHeaders.Field.self, capacity: 64) { scratch in
                 let pairCount = plainPairCount(base, total: total, lengthSize: lengthSize, fields: scratch.baseAddress)
                 guard pairCount >= 0 else { return nil }
-                return Array(UnsafeBufferPointer(rebasing: scratch[..<pairCount]))
+                return headers(
+                    block,
+                    UnsafeMutableBufferPointer(rebasing: scratch[..<pairCount]),
+                    lengthSize: lengthSize,
+                    translateSPDY2Names: translateSPDY2Names
+                )
             }
         }
         let pairCount = plainPairCount(base, total: total, lengthSize: lengthSize, fields: nil)
@@ -284,7 +303,9 @@ enum HeaderBlockParser {
         var fields: [SPDYHeaders.Field] = []
         fields.reserveCapacity(pairCount)
         appendPlainFields(base, pairCount: pairCount, lengthSize: lengthSize, to: &fields)
-        return fields
+        return fields.withUnsafeMutableBufferPointer {
+            headers(block, $0, lengthSize: lengthSize, translateSPDY2Names: translateSPDY2Names)
+        }
     }
 
     /// The number of pairs of the block at `base`, if it is plain: well formed,
@@ -442,20 +463,24 @@ enum HeaderBlockParser {
         }
     }
 
-    /// The headers of a parsed block: one copy of its bytes, with SPDY/2 names renamed if asked.
+    /// The headers of a parsed block: one copy of its bytes and fields, with SPDY/2 names
+    /// renamed if asked.
     @inline(__always)
     private static func headers(
         _ block: UnsafeRawBufferPointer,
-        _ fields: [SPDYHeaders.Field],
+        _ fields: UnsafeMutableBufferPointer<SPDYHeaders.Field>,
         lengthSize: Int,
         translateSPDY2Names: Bool
     ) -> SPDYHeaders {
-        var fields = fields
-        var storage = Array(block)
-        if translateSPDY2Names {
-            translateNames(&storage, &fields, lengthSize: lengthSize)
+        guard translateSPDY2Names else {
+            return SPDYHeaders(bytes: block, fields: UnsafeBufferPointer(fields))
         }
-        return SPDYHeaders(storage: storage, fields: fields)
+        // SPDY/2 blocks are renamed in a scratch copy (the block itself is the decoder's).
+        return withUnsafeTemporaryAllocation(byteCount: block.count, alignment: 1) { scratch in
+            scratch.copyMemory(from: block)
+            translateNames(scratch, fields, lengthSize: lengthSize)
+            return SPDYHeaders(bytes: UnsafeRawBufferPointer(scratch), fields: UnsafeBufferPointer(fields))
+        }
     }
 
     /// The full parse: any block, valid or not (see the type's documentation).
@@ -615,7 +640,9 @@ enum HeaderBlockParser {
             }
         }
 
-        return headers(block, fields, lengthSize: lengthSize, translateSPDY2Names: translateSPDY2Names)
+        return fields.withUnsafeMutableBufferPointer {
+            headers(block, $0, lengthSize: lengthSize, translateSPDY2Names: translateSPDY2Names)
+        }
     }
 
     /// Renames SPDY/2 names (`url`, …) to their SPDY/3 spelling (`:path`, …), in place.
@@ -624,8 +651,12 @@ enum HeaderBlockParser {
     /// the block is parsed; the SPDY/3 name, at most two bytes longer, is written
     /// so that it ends where the SPDY/2 name ends. The parts of one value are
     /// adjacent fields sharing one name.
-    private static func translateNames(_ storage: inout [UInt8], _ fields: inout [SPDYHeaders.Field], lengthSize: Int) {
-        storage.withUnsafeMutableBytes { bytes in
+    private static func translateNames(
+        _ bytes: UnsafeMutableRawBufferPointer,
+        _ fields: UnsafeMutableBufferPointer<SPDYHeaders.Field>,
+        lengthSize: Int
+    ) {
+        do {
             var lastOriginalStart = UInt32.max
             var lastStart: UInt32 = 0
             var lastLength: UInt32 = 0
