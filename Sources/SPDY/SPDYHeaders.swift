@@ -49,9 +49,16 @@ public struct SPDYHeaders: Sendable {
 
     /// A list of `fields` that point into a copy of `bytes`, in one allocation.
     init(bytes: UnsafeRawBufferPointer, fields: UnsafeBufferPointer<Field>) {
+        // The storage is laid out in a scratch area first and then copied into the array
+        // with `Array(UnsafeRawBufferPointer)`, the one way of making an array of known
+        // size that is specialized for `UInt8` here: `init(unsafeUninitializedCapacity:)`
+        // and `init(repeating:count:)` allocate through the standard library's
+        // unspecialized code (a run-time metadata lookup, about 350 instructions), and
+        // appending to a reserved array costs about as much in capacity checks.
         let tableEnd = Self.headerSize + fields.count * Self.slotSize
-        storage = [UInt8](unsafeUninitializedCapacity: tableEnd + bytes.count) { buffer, initialized in
-            let base = UnsafeMutableRawPointer(buffer.baseAddress!)
+        let total = tableEnd + bytes.count
+        storage = withUnsafeTemporaryAllocation(byteCount: total, alignment: 8) { scratch in
+            let base = scratch.baseAddress!
             base.storeBytes(of: UInt32(fields.count), as: UInt32.self)
             base.storeBytes(of: UInt32(fields.count), toByteOffset: 4, as: UInt32.self)
             if let fieldBase = fields.baseAddress {
@@ -60,7 +67,7 @@ public struct SPDYHeaders: Sendable {
             if let bytesBase = bytes.baseAddress {
                 (base + tableEnd).copyMemory(from: bytesBase, byteCount: bytes.count)
             }
-            initialized = tableEnd + bytes.count
+            return Array(UnsafeRawBufferPointer(scratch))
         }
     }
 

@@ -25,11 +25,14 @@ struct FileServerContext: Sendable {
     let threadPool: NIOThreadPool
     /// The gzip-compressed error pages, by status code.
     let errorPages: [Int: ByteBuffer]
+    /// Files up to ``FileHandler/inlineReadLimit`` served from memory while fresh.
+    let fileCache: SmallFileCache
 
-    init(root: String, port: Int, threadPool: NIOThreadPool) {
+    init(root: String, port: Int, threadPool: NIOThreadPool, fileCache: SmallFileCache) {
         self.root = root
         self.port = port
         self.threadPool = threadPool
+        self.fileCache = fileCache
         var pages: [Int: ByteBuffer] = [:]
         for code in [301, 400, 404, 500] {
             let status = "\(code) \(reasonPhrase(code))"
@@ -114,6 +117,11 @@ final class FileHandler: SPDYRequestHandler {
     }
 
     private func serveFile(requestPath: [UInt8], rawPath: Substring, context: FileServerContext) {
+        // A small file checked within the cache's validity is served without a system call.
+        if let file = context.fileCache.fresh(requestPath) {
+            send(file)
+            return
+        }
         let candidate = context.root == "/" ? requestPath : Array(context.root.utf8) + requestPath
         // Resolve symbolic links, then require the result inside the (resolved) root.
         guard let resolved = realPath(candidate), isInside(resolved, root: context.root) else {
@@ -143,33 +151,51 @@ final class FileHandler: SPDYRequestHandler {
             sendStatusPage(404, context: context)
             return
         }
+        let size = Int(info.st_size)
+        let identity = SmallFileCache.Identity(
+            device: UInt64(info.st_dev),
+            inode: UInt64(info.st_ino),
+            size: size,
+            modified: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        )
+        if size <= Self.inlineReadLimit {
+            // A small regular file comes from the page cache in microseconds: reading it here
+            // saves the two thread switches of the thread pool, and the whole response (headers
+            // and body with FIN) leaves in one write. spdylay reads every file this way.
+            if let file = context.fileCache.revalidate(requestPath, identity: identity) {
+                close(fd)
+                send(file)
+                return
+            }
+            let body = size == 0 ? ByteBuffer() : readWhole(fd: fd, size: size)
+            close(fd)
+            guard let body else {
+                sendError(500, message: "The file cannot be read")
+                return
+            }
+            let file = SmallFileCache.File(
+                identity: identity,
+                contents: body,
+                contentType: ContentTypes.type(forPath: requestPath),
+                lastModified: HTTPDate.format(Int(info.st_mtim.tv_sec))
+            )
+            context.fileCache.store(requestPath, file)
+            send(file)
+            return
+        }
         let modified = Int(info.st_mtim.tv_sec)
         if let since = requestHeaders["if-modified-since"].flatMap(HTTPDate.parse), since >= modified {
             close(fd)
             sendResponse(304)
             return
         }
-        let size = Int(info.st_size)
         sendResponse(200)
         sendHeader("content-length", String(size))
         sendHeader("cache-control", "max-age=3600")
         sendHeader("last-modified", HTTPDate.format(modified))
         sendHeader("content-type", ContentTypes.type(forPath: requestPath))
-        guard size > 0, command != "HEAD" else {
+        guard command != "HEAD" else {
             close(fd)
-            return
-        }
-        if size <= Self.inlineReadLimit {
-            // A small regular file comes from the page cache in microseconds: reading it here
-            // saves the two thread switches of the thread pool, and the whole response (headers
-            // and body with FIN) leaves in one write. spdylay reads every file this way.
-            let body = readWhole(fd: fd, size: size)
-            close(fd)
-            guard let body else {
-                sendError(500, message: "The file cannot be read")
-                return
-            }
-            wfile.finish(with: body)
             return
         }
         let writer = startStreaming()
@@ -177,6 +203,23 @@ final class FileHandler: SPDYRequestHandler {
             fd: fd, size: size, pool: context.threadPool, eventLoop: eventLoop, writer: writer,
             handler: UncheckedHandler(self))
         reader.readNext(offset: 0)
+    }
+
+    /// Answers with a small file read whole: 304 when If-Modified-Since is at or after its
+    /// modification time, else 200 with the body (none for HEAD).
+    private func send(_ file: SmallFileCache.File) {
+        let modified = Int(file.identity.modified / 1_000_000_000)
+        if let since = requestHeaders["if-modified-since"].flatMap(HTTPDate.parse), since >= modified {
+            sendResponse(304)
+            return
+        }
+        sendResponse(200)
+        sendHeader("content-length", String(file.identity.size))
+        sendHeader("cache-control", "max-age=3600")
+        sendHeader("last-modified", file.lastModified)
+        sendHeader("content-type", file.contentType)
+        guard file.identity.size > 0, command != "HEAD" else { return }
+        wfile.finish(with: file.contents)
     }
 
     /// The original's status page: a gzip-compressed HTML page naming the server and port

@@ -27,7 +27,8 @@ struct Spdyd: AsyncParsableCommand {
             "SPDY server: serves the files under a folder over SPDY/2, SPDY/3 and SPDY/3.1, and HTTP/1.1 "
             + "on the same port.",
         usage:
-            "spdyd [-23DVhv] [-d <PATH>] [--no-tls] [--npn] [--tls-min <VERSION>] [--no-http1] [--color] <PORT> "
+            "spdyd [-23DVhv] [-d <PATH>] [--no-tls] [--npn] [--tls-min <VERSION>] [--no-http1] [--color] "
+            + "[--file-cache <MIB>] [--file-cache-validity <SECONDS>] <PORT> "
             + "[<PRIVATE_KEY> <CERT>]",
         discussion: """
             Listens on <PORT> on every IPv6 and IPv4 address, runs one event loop per core and \
@@ -58,7 +59,12 @@ struct Spdyd: AsyncParsableCommand {
             asked for without the '/' is redirected (301) to it. If-Modified-Since at or after \
             the file's modification time gives 304. Files are sent with content-length, \
             content-type (from the extension), last-modified and cache-control: max-age=3600, \
-            read from disk in chunks as the client takes them. Error pages are gzip-compressed \
+            read from disk in chunks as the client takes them. Files up to 64 KiB are kept in \
+            memory (--file-cache MiB in all, 32 by default, 0 for none) and served from there \
+            for --file-cache-validity seconds (1 by default) after the file system was last \
+            consulted; then the path is resolved and checked again and the copy kept only if \
+            the file's device, inode, size and modification time are unchanged, so a changed \
+            file or link is seen within that time. Error pages are gzip-compressed \
             HTML. SIGINT or SIGTERM stops the server gracefully (GOAWAY, requests in flight \
             finish for up to 10 seconds) with exit status 0.
 
@@ -109,6 +115,17 @@ struct Spdyd: AsyncParsableCommand {
     @Flag(help: "Color the -v output.")
     var color = false
 
+    @Option(
+        name: .customLong("file-cache"),
+        help: ArgumentHelp("MiB of small files (up to 64 KiB each) kept in memory; 0: none.", valueName: "MIB"))
+    var fileCacheMiB = 32
+
+    @Option(
+        name: .customLong("file-cache-validity"),
+        help: ArgumentHelp(
+            "Seconds a cached file is served before the file system is consulted again.", valueName: "SECONDS"))
+    var fileCacheValidity = 1.0
+
     @Argument(help: ArgumentHelp("The port to listen on (0: any free port).", valueName: "PORT"))
     var port: Int
 
@@ -121,6 +138,12 @@ struct Spdyd: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else {
             throw ValidationError("the port must be in the range [0, 65535], not \(port)")
+        }
+        guard (0...(1 << 20)).contains(fileCacheMiB) else {
+            throw ValidationError("--file-cache must be in the range [0, 1048576] MiB, not \(fileCacheMiB)")
+        }
+        guard fileCacheValidity >= 0, fileCacheValidity <= 86_400 else {
+            throw ValidationError("--file-cache-validity must be in the range [0, 86400] seconds")
         }
         if requestClientCertificate {
             throw ValidationError("-V (request a client certificate) is not supported; see spdyd --help")
@@ -141,8 +164,15 @@ struct Spdyd: AsyncParsableCommand {
         let log = verbose ? FrameLog(serverStyle: true, color: color) : nil
         let threadPool = NIOThreadPool(numberOfThreads: max(2, System.coreCount))
         threadPool.start()
+        let fileCache = SmallFileCache(
+            configuration: .init(
+                maxTotalBytes: fileCacheMiB << 20,
+                maxFileSize: FileHandler.inlineReadLimit,
+                validity: .nanoseconds(Int64(fileCacheValidity * 1e9))
+            )
+        )
         FileHandler.context.withLockedValue {
-            $0 = FileServerContext(root: root, port: port, threadPool: threadPool)
+            $0 = FileServerContext(root: root, port: port, threadPool: threadPool, fileCache: fileCache)
         }
         let server = try SPDYServer(
             configuration: .init(
@@ -167,7 +197,7 @@ struct Spdyd: AsyncParsableCommand {
         let actualPort = server.port ?? port
         if actualPort != port {
             FileHandler.context.withLockedValue {
-                $0 = FileServerContext(root: root, port: actualPort, threadPool: threadPool)
+                $0 = FileServerContext(root: root, port: actualPort, threadPool: threadPool, fileCache: fileCache)
             }
         }
         for line in listeningLines(server.localAddresses, port: actualPort) {

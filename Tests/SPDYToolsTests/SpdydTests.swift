@@ -277,6 +277,30 @@ struct SpdydTests {
         "/link-out", "/link-abs", "/link-out-dir/secret.txt", "/link-out-dir/", "/link-out-dir",
     ]
 
+    @Test("A cached small file changed on disk, or a link pointed out of the root, is seen after the cache validity")
+    func fileCacheRevalidates() async throws {
+        let folder = try ServedFolder()
+        let server = try await RunningSpdyd.start(
+            root: folder.root, extra: ["--no-tls", "-3", "--file-cache-validity", "0.3"])
+        #expect(String(decoding: try await server.get("/hello.txt").body, as: UTF8.self) == ServedFolder.hello)
+        #expect(try await server.get("/link-in").status == "200 OK")
+        // The same size and (most likely) the same modification second: the inode and the
+        // nanoseconds of the modification time tell the versions apart.
+        let replacement = folder.root.appendingPathComponent("hello.new")
+        try folder.write(String(ServedFolder.hello.reversed()), to: replacement)
+        #expect(rename(replacement.path, folder.root.appendingPathComponent("hello.txt").path) == 0)
+        let link = folder.root.appendingPathComponent("link-in")
+        try FileManager.default.removeItem(at: link)
+        try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: "../secret.txt")
+        try await Task.sleep(for: .milliseconds(400))
+        let body = String(decoding: try await server.get("/hello.txt").body, as: UTF8.self)
+        #expect(body == String(ServedFolder.hello.reversed()))
+        let (status, _, page) = try await server.get("/link-in")
+        #expect(status == "404 Not Found")
+        #expect(!((try? Self.gunzip(page)) ?? "").contains("SECRET"))
+        try await server.stop()
+    }
+
     @Test("Every traversal attempt is refused with 404; symbolic links within the root work")
     func traversal() async throws {
         let folder = try ServedFolder()
@@ -639,8 +663,8 @@ struct SpdydTests {
             #expect(result.status == 0)
             #expect(
                 result.stdout.hasPrefix(
-                    "Usage: spdyd [-23DVhv] [-d <PATH>] [--no-tls] [--npn] [--tls-min <VERSION>] [--no-http1] [--color] <PORT> "
-                        + "[<PRIVATE_KEY> <CERT>]"))
+                    "Usage: spdyd [-23DVhv] [-d <PATH>] [--no-tls] [--npn] [--tls-min <VERSION>] [--no-http1] [--color] "
+                        + "[--file-cache <MIB>] [--file-cache-validity <SECONDS>] <PORT> [<PRIVATE_KEY> <CERT>]"))
             #expect(result.stdout.contains("--htdocs"))
             #expect(result.stdout.contains("-V"))
             #expect(result.stderr.isEmpty)

@@ -30,6 +30,7 @@ func measure(_ benchmark: Benchmark, bytes: Int, _ body: () throws -> Void) reth
 }
 
 let benchmarks: @Sendable () -> Void = {
+    let n = RecordedConnection.requestCount
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .throughput, .instructions, .mallocCountTotal, megabytesPerSecond],
         timeUnits: .microseconds,
@@ -38,10 +39,16 @@ let benchmarks: @Sendable () -> Void = {
         warmupIterations: 2,
         scalingFactor: .one,
         maxDuration: .seconds(15),
-        maxIterations: 40
+        maxIterations: 40,
+        // Allocations are exact: 0.05 more per frame is a regression (see the Session
+        // benchmarks); timings count only beyond 25 % at the median.
+        thresholds: [
+            .mallocCountTotal: .init(absolute: [.p50: n / 20, .p90: n / 20]),
+            .wallClock: .init(relative: [.p50: 25.0]),
+            .throughput: .init(relative: [.p50: 25.0]),
+            megabytesPerSecond: .init(relative: [.p50: 25.0]),
+        ]
     )
-
-    let n = RecordedConnection.requestCount
 
     let requests = RecordedConnection.recordRequests()
     let requestPieces = RecordedConnection.pieces(of: requests)

@@ -343,7 +343,7 @@ extension SPDYSession {
         goAwayReceived = true
         notify { try callbacks.onControlFrameReceived?(self, frame, header) }
         // Our streams above the peer's last good stream will never be processed.
-        for id in streams.keys.sorted() where isLocallyInitiated(id) && id > f.lastGoodStreamID {
+        for id in streams.sortedIDs where isLocallyInitiated(id) && id > f.lastGoodStreamID {
             closeStream(id, status: .refusedStream)
         }
     }

@@ -202,9 +202,10 @@ extension SPDYSession {
             deferData(data, stream: stream, reason: .flowControl)
             return nil
         }
+        guard let provider = data.provider else { return nil }
         let result: SPDYDataReadResult
         do {
-            result = try data.provider.read(self, data.streamID, length)
+            result = try provider.read(self, data.streamID, length)
         } catch let error as SPDYError where error.code == .temporalCallbackFailure {
             enqueueControl(.rstStream(.init(streamID: data.streamID, status: .internalError)))
             return nil
@@ -242,6 +243,8 @@ extension SPDYSession {
         switch sent.item.payload {
         case .control(let control):
             controlFrameSent(control.frame, dataProvider: control.dataProvider)
+            control.releaseReferences()
+            controlRecycler.retire(control)
         case .windowUpdate, .ping, .rstStream:
             controlFrameSent(sent.item.payload.controlFrame!, dataProvider: nil)
         case .data(let data):
@@ -290,11 +293,16 @@ extension SPDYSession {
 
     private func dataFrameSent(_ sent: ActiveFrame, _ data: OutboundData) throws {
         notify { try callbacks.onDataSent?(self, sent.dataFlags, data.streamID, sent.dataLength) }
-        if data.reachedEnd && data.finishesStream, let stream = stream(data.streamID) {
-            stream.shutWrite = true
-            closeIfBothShut(stream)
+        if data.reachedEnd {
+            if data.finishesStream, let stream = stream(data.streamID) {
+                stream.shutWrite = true
+                closeIfBothShut(stream)
+            }
+            data.releaseReferences()
+            dataRecycler.retire(data)
+            return
         }
-        guard !data.reachedEnd, dataSendPrecondition(data.streamID) == nil, let stream = stream(data.streamID)
+        guard dataSendPrecondition(data.streamID) == nil, let stream = stream(data.streamID)
         else { return }
         // Keep sending this stream only while nothing of higher priority waits.
         if let next = peekNextItem(), sent.item.priority >= next.priority {

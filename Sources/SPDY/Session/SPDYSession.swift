@@ -17,6 +17,11 @@ import NIOCore
 /// try session.recv(bytes)     // feeds what the server sent
 /// ```
 public final class SPDYSession {
+    /// How many objects of each recycled kind a session keeps while streams are open,
+    /// and how many once none is (see ``ObjectRecycler``).
+    static let recyclingLimit = 128
+    static let idleRecyclingLimit = 8
+
     /// Options and limits of a session.
     public struct Configuration: Sendable, Hashable {
         /// Send WINDOW_UPDATE automatically once half a window has been received
@@ -119,10 +124,15 @@ public final class SPDYSession {
     // a time and never holds an access to these properties across a callback (callbacks get
     // copies), so the runtime exclusivity checks Swift would otherwise make on each access
     // (about a quarter of the per-frame cost) are turned off for them.
-    @exclusivity(unchecked) var streams: [SPDYStreamID: SPDYStream] = [:]
+    let streams = SPDYStreamTable()
     /// The stream found last: frames of one stream come in runs (a DATA frame is
     /// looked up several times on each side), so most lookups skip hashing.
     @exclusivity(unchecked) var cachedStream: SPDYStream?
+    /// Closed streams and sent frames' queue objects, reused so that a request does
+    /// not allocate them anew (a few per session: see ``ObjectRecycler``).
+    @exclusivity(unchecked) var streamRecycler = ObjectRecycler<SPDYStream>(limit: recyclingLimit)
+    @exclusivity(unchecked) var controlRecycler = ObjectRecycler<OutboundControl>(limit: recyclingLimit)
+    @exclusivity(unchecked) var dataRecycler = ObjectRecycler<OutboundData>(limit: recyclingLimit)
     @exclusivity(unchecked) var outgoingStreamCount = 0
     @exclusivity(unchecked) var incomingStreamCount = 0
     @exclusivity(unchecked) var nextStreamID: UInt64
@@ -278,7 +288,7 @@ public final class SPDYSession {
     }
 
     /// The IDs of the open streams, in increasing order.
-    public var openStreamIDs: [SPDYStreamID] { streams.keys.sorted() }
+    public var openStreamIDs: [SPDYStreamID] { streams.sortedIDs }
 
     /// The number of open streams.
     public var openStreamCount: Int { streams.count }
@@ -390,7 +400,8 @@ public final class SPDYSession {
         priority: UInt8,
         userData: Any?
     ) -> SPDYStream {
-        let stream = SPDYStream(
+        let stream = streamRecycler.take() ?? SPDYStream()
+        stream.open(
             id: id,
             state: state,
             priority: priority,
@@ -398,7 +409,7 @@ public final class SPDYSession {
             recvWindow: localInitialWindow,
             userData: userData
         )
-        streams[id] = stream
+        streams.insert(stream)
         cachedStream = stream
         if isLocallyInitiated(id) {
             outgoingStreamCount += 1
@@ -411,8 +422,15 @@ public final class SPDYSession {
     func closeStream(_ id: SPDYStreamID, status: SPDYStreamStatus) {
         guard stream(id) != nil else { return }
         notify { try callbacks.onStreamClosed?(self, id, status) }
-        guard streams.removeValue(forKey: id) != nil else { return }
+        guard let removed = streams.remove(id) else { return }
         if cachedStream?.id == id { cachedStream = nil }
+        removed.releaseReferences()
+        streamRecycler.retire(removed)
+        if streams.isEmpty {
+            streamRecycler.trim(to: Self.idleRecyclingLimit)
+            controlRecycler.trim(to: Self.idleRecyclingLimit)
+            dataRecycler.trim(to: Self.idleRecyclingLimit)
+        }
         if isLocallyInitiated(id) {
             outgoingStreamCount -= 1
         } else {
@@ -466,9 +484,25 @@ public final class SPDYSession {
         case .windowUpdate(let f): payload = .windowUpdate(f)
         case .ping(let f): payload = .ping(f)
         case .rstStream(let f): payload = .rstStream(f)
-        default: payload = .control(OutboundControl(frame, dataProvider: dataProvider, streamUserData: nil))
+        default: payload = .control(makeControl(frame, dataProvider: dataProvider, streamUserData: nil))
         }
         enqueue(payload, priority: priority)
+    }
+
+    func makeControl(_ frame: SPDYFrame, dataProvider: SPDYDataProvider?, streamUserData: Any?) -> OutboundControl {
+        if let recycled = controlRecycler.take() {
+            recycled.reuse(frame, dataProvider: dataProvider, streamUserData: streamUserData)
+            return recycled
+        }
+        return OutboundControl(frame, dataProvider: dataProvider, streamUserData: streamUserData)
+    }
+
+    func makeData(streamID: SPDYStreamID, finishesStream: Bool, provider: SPDYDataProvider) -> OutboundData {
+        if let recycled = dataRecycler.take() {
+            recycled.reuse(streamID: streamID, finishesStream: finishesStream, provider: provider)
+            return recycled
+        }
+        return OutboundData(streamID: streamID, finishesStream: finishesStream, provider: provider)
     }
 
     func enqueueData(_ data: OutboundData) {
@@ -539,7 +573,7 @@ public final class SPDYSession {
             OutboundItem(
                 priority: queuePriority,
                 sequence: nextSequenceNumber(),
-                payload: .control(OutboundControl(frame, dataProvider: dataProvider, streamUserData: streamUserData))
+                payload: .control(makeControl(frame, dataProvider: dataProvider, streamUserData: streamUserData))
             )
         )
         return id
@@ -637,7 +671,7 @@ public final class SPDYSession {
     /// Submits DATA frames from a provider (`submit_data`). With ``SPDYDataFlags/fin`` the
     /// last frame carries FIN.
     public func submitData(streamID: SPDYStreamID, flags: SPDYDataFlags, dataProvider: SPDYDataProvider) {
-        enqueueData(OutboundData(streamID: streamID, finishesStream: flags.contains(.fin), provider: dataProvider))
+        enqueueData(makeData(streamID: streamID, finishesStream: flags.contains(.fin), provider: dataProvider))
     }
 
     /// Submits a RST_STREAM (`submit_rst_stream`). The stream stops sending at once; it

@@ -21,31 +21,36 @@ enum DeferralReason {
 /// One stream of a session. Its fields skip runtime exclusivity checks for the same
 /// reason as the session's (see `SPDYSession.streams`).
 final class SPDYStream {
-    let id: SPDYStreamID
-    @exclusivity(unchecked) var state: SPDYStreamState
-    @exclusivity(unchecked) var priority: UInt8
+    @exclusivity(unchecked) private(set) var id = SPDYStreamID.zero
+    @exclusivity(unchecked) var state = SPDYStreamState.initial
+    @exclusivity(unchecked) var priority: UInt8 = 0
     @exclusivity(unchecked) var shutRead = false
     @exclusivity(unchecked) var shutWrite = false
     @exclusivity(unchecked) var userData: Any?
     /// What we may still send (SPDY/3 and later). Can go negative after SETTINGS shrinks it.
-    @exclusivity(unchecked) var sendWindow: Int
+    @exclusivity(unchecked) var sendWindow = 0
     /// Received bytes not yet acknowledged by a WINDOW_UPDATE (the reference's recv_window_size).
     @exclusivity(unchecked) var recvWindowSize = 0
     /// Bytes the application consumed but we did not acknowledge yet (manual consumption).
     @exclusivity(unchecked) var consumedSize = 0
     /// What the peer may still send before it breaks flow control.
-    @exclusivity(unchecked) var recvAvailable: Int
+    @exclusivity(unchecked) var recvAvailable = 0
     /// The window we advertise for this stream: INITIAL_WINDOW_SIZE, plus what the
     /// application granted beyond received bytes with a WINDOW_UPDATE (nghttp2's
     /// `local_window_size`). Automatic WINDOW_UPDATEs go out at half of it.
-    @exclusivity(unchecked) var localWindowSize: Int
+    @exclusivity(unchecked) var localWindowSize = 0
     /// The DATA item waiting outside the queue, and why.
     @exclusivity(unchecked) var deferredData: OutboundData?
     @exclusivity(unchecked) var deferralReason: DeferralReason = .application
     /// Streams the peer pushed in association with this one.
     @exclusivity(unchecked) var pushedStreams: [SPDYStreamID] = []
 
-    init(
+    /// A stream object with no stream yet: ``open(id:state:priority:sendWindow:recvWindow:userData:)``
+    /// gives it one.
+    init() {}
+
+    /// Sets every field for a newly opened stream: the object may be a recycled one.
+    func open(
         id: SPDYStreamID,
         state: SPDYStreamState,
         priority: UInt8,
@@ -56,10 +61,24 @@ final class SPDYStream {
         self.id = id
         self.state = state
         self.priority = priority
+        self.shutRead = false
+        self.shutWrite = false
+        self.userData = userData
         self.sendWindow = sendWindow
+        self.recvWindowSize = 0
+        self.consumedSize = 0
         self.recvAvailable = recvWindow
         self.localWindowSize = recvWindow
-        self.userData = userData
+        self.deferredData = nil
+        self.deferralReason = .application
+        self.pushedStreams.removeAll(keepingCapacity: true)
+    }
+
+    /// Lets go of what the application gave the stream, once it is closed.
+    func releaseReferences() {
+        userData = nil
+        deferredData = nil
+        pushedStreams.removeAll(keepingCapacity: true)
     }
 
     var isShutBoth: Bool { shutRead && shutWrite }
@@ -67,10 +86,11 @@ final class SPDYStream {
 
 /// A submitted DATA stream: the provider and where it is.
 final class OutboundData {
-    let streamID: SPDYStreamID
+    @exclusivity(unchecked) private(set) var streamID: SPDYStreamID
     /// FIN was asked for on the last frame.
-    let finishesStream: Bool
-    let provider: SPDYDataProvider
+    @exclusivity(unchecked) private(set) var finishesStream: Bool
+    /// `nil` only once retired (see ``ObjectRecycler``).
+    @exclusivity(unchecked) private(set) var provider: SPDYDataProvider?
     /// The provider reported the end of its data.
     @exclusivity(unchecked) var reachedEnd = false
 
@@ -79,19 +99,46 @@ final class OutboundData {
         self.finishesStream = finishesStream
         self.provider = provider
     }
+
+    /// Sets every field for a new submission: the object may be a recycled one.
+    func reuse(streamID: SPDYStreamID, finishesStream: Bool, provider: SPDYDataProvider) {
+        self.streamID = streamID
+        self.finishesStream = finishesStream
+        self.provider = provider
+        self.reachedEnd = false
+    }
+
+    /// Lets go of the application's provider once the data is sent.
+    func releaseReferences() {
+        provider = nil
+    }
 }
 
 /// A submitted control frame, with what follows it: the data provider of a request or
 /// response, and the user data of a new stream.
 final class OutboundControl {
-    let frame: SPDYFrame
-    let dataProvider: SPDYDataProvider?
-    let streamUserData: Any?
+    @exclusivity(unchecked) private(set) var frame: SPDYFrame
+    @exclusivity(unchecked) private(set) var dataProvider: SPDYDataProvider?
+    @exclusivity(unchecked) private(set) var streamUserData: Any?
 
     init(_ frame: SPDYFrame, dataProvider: SPDYDataProvider?, streamUserData: Any?) {
         self.frame = frame
         self.dataProvider = dataProvider
         self.streamUserData = streamUserData
+    }
+
+    /// Sets every field for a new submission: the object may be a recycled one.
+    func reuse(_ frame: SPDYFrame, dataProvider: SPDYDataProvider?, streamUserData: Any?) {
+        self.frame = frame
+        self.dataProvider = dataProvider
+        self.streamUserData = streamUserData
+    }
+
+    /// Lets go of the frame's headers and what the application gave with it, once sent.
+    func releaseReferences() {
+        frame = .ping(.init(id: 0))
+        dataProvider = nil
+        streamUserData = nil
     }
 }
 
