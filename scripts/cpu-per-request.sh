@@ -18,7 +18,8 @@
 # Environment (defaults): REQUESTS (6000), CLIENTS (2), STREAMS (1; spdyload -m),
 #   WARMUP (200 requests), ROUNDS (1), FILE_SIZE (1024),
 #   SPDYLOAD_ARGS ('--no-tls -3': the transport and version flags given to spdyload).
-# Prints per measurement: LABEL: X.X µs CPU per request (N requests, Y req/s)
+# Prints per measurement: LABEL: X.X µs CPU per request (N requests, Y req/s, p50/p99 A/B), the
+#   latencies being spdyload's "time for request" percentiles.
 # The resolution is one clock tick (getconf CLK_TCK, usually 10 ms) at each end: keep
 # REQUESTS x (CPU per request) well above it.
 set -euo pipefail
@@ -75,15 +76,17 @@ load() {
         echo "$output" >&2
         return 1
     fi
-    local rate succeeded
+    local rate succeeded latency
     rate=$(sed -n 's/^finished in .*s, \([0-9.]*\) req\/s.*/\1/p' <<<"$output")
+    # spdyload's "time for request:" line: min mean p50 p90 p99 max.
+    latency=$(awk '/^time for request:/ { print $6 "/" $8 }' <<<"$output")
     succeeded=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' <<<"$output")
     if [ -z "$rate" ] || [ "$succeeded" != "$count" ]; then
         echo "cpu-per-request: $count requests asked, ${succeeded:-?} succeeded:" >&2
         echo "$output" >&2
         return 1
     fi
-    echo "$rate $succeeded"
+    echo "$rate $succeeded ${latency:-?/?}"
 }
 
 # Measures one server; sets result_us (µs CPU per request) and result_rate (req/s).
@@ -115,6 +118,7 @@ measure() {
     wait "$server_pid" 2>/dev/null || true
     server_pid=""
     result_rate=$(awk '{ printf "%.0f", $1 }' <<<"$output")
+    result_latency=$(awk '{ print $3 }' <<<"$output")
     result_us=$(awk -v d=$((after - before)) -v hz="$ticks_per_second" -v n="$requests" \
         'BEGIN { printf "%.1f", d / hz * 1e6 / n }')
 }
@@ -128,7 +132,8 @@ for ((round = 1; round <= rounds; round++)); do
         measure "$label" "${commands[i]}"
         prefix=""
         [ "$rounds" -gt 1 ] && prefix="round $round: "
-        echo "$prefix$label: $result_us µs CPU per request ($requests requests, $result_rate req/s)"
+        echo "$prefix$label: $result_us µs CPU per request ($requests requests, $result_rate req/s," \
+            "p50/p99 $result_latency)"
         results[$label]+="$result_us "
     done
 done

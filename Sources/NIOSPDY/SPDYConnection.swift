@@ -130,6 +130,11 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
     @exclusivity(unchecked) private var receivedSessionBytes = 0
 
     @exclusivity(unchecked) private var context: ChannelHandlerContext?
+    /// The small frames of one flush, gathered so that they go to the channel as one write
+    /// (see ``write(_:)``). ``noOutputBatch`` between flushes.
+    @exclusivity(unchecked) private var outputBatch: ByteBuffer
+    /// An empty buffer with no capacity, shared by every flush.
+    private let noOutputBatch = ByteBuffer()
     /// The event loop, kept after the handler leaves the pipeline for failed futures.
     private var loop: (any EventLoop)?
     @exclusivity(unchecked) private var flushing = false
@@ -208,6 +213,7 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         self.consumesManually = session.configuration.manualDataConsumption
         self.consumesSessionOnReceipt =
             consumesManually && session.usesFlowControl && session.version.hasSessionFlowControl
+        self.outputBatch = noOutputBatch
         installCallbacks()
     }
 
@@ -804,10 +810,44 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     /// The `send` callback: writes while the channel can take more, else reports "would block".
+    ///
+    /// A response is several pieces (the SYN_REPLY, each DATA frame's header, its payload),
+    /// and each `context.write` costs a trip through the pipeline's outbound handlers, an
+    /// entry in the channel's pending writes and a retained buffer. Pieces up to
+    /// ``batchedPieceLimit`` bytes are therefore copied into one batch that is written when
+    /// the session stops sending (or the batch is full, or a large piece comes); larger
+    /// DATA payloads are written as they are, after the batch. Copying also lets the
+    /// session reuse its frame-header buffer instead of copying it on its next frame.
     private func write(_ data: ByteBuffer) -> Int {
         guard let context, !closing, context.channel.isWritable else { return 0 }
-        context.write(wrapOutboundOut(data), promise: nil)
-        return data.readableBytes
+        let count = data.readableBytes
+        if count <= Self.batchedPieceLimit {
+            if outputBatch.readableBytes + count > Self.batchCapacity {
+                writeOutputBatch(context)
+            }
+            if outputBatch.capacity == 0 {
+                outputBatch = context.channel.allocator.buffer(capacity: Self.batchCapacity / 4)
+            }
+            var data = data
+            outputBatch.writeBuffer(&data)
+        } else {
+            writeOutputBatch(context)
+            context.write(wrapOutboundOut(data), promise: nil)
+        }
+        return count
+    }
+
+    /// Pieces up to this size are copied into the batch.
+    private static let batchedPieceLimit = 4096
+    /// The most a batch holds before it is written.
+    private static let batchCapacity = 64 * 1024
+
+    /// Writes the batch of small frames (without flushing); the next piece starts a new
+    /// buffer, since the channel keeps this one until its bytes are out.
+    private func writeOutputBatch(_ context: ChannelHandlerContext) {
+        guard outputBatch.readableBytes > 0 else { return }
+        context.write(wrapOutboundOut(outputBatch), promise: nil)
+        outputBatch = noOutputBatch
     }
 
     /// Lets the session send what it has queued, writes it out and closes the connection
@@ -842,6 +882,7 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
                 for item in written { item() }
                 if !afterSendWork.isEmpty { flushAgain = true }
             } while flushAgain
+            writeOutputBatch(context)
             context.flush()
         } while flushAgain
         if !session.wantRead && !session.wantWrite {
@@ -865,6 +906,7 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         writeTimer = nil
         startWriteTimer()
         let channel = context.channel
+        writeOutputBatch(context)
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
             channel.close(promise: nil)
         }

@@ -378,19 +378,21 @@ extension SPDYSession {
 
     // MARK: - DATA
 
-    private func dataReceiveAllowed(_ id: SPDYStreamID) -> Bool {
-        guard let stream = stream(id), !stream.shutRead else { return false }
-        if isLocallyInitiated(id) { return stream.state == .opened }
+    private func dataReceiveAllowed(_ stream: SPDYStream?) -> Bool {
+        guard let stream, !stream.shutRead else { return false }
+        if isLocallyInitiated(stream.id) { return stream.state == .opened }
         return stream.state != .closing
     }
 
     private func handleDataChunk(_ chunk: SPDYDataChunk) {
         let id = chunk.header.streamID
+        // One lookup serves the whole chunk: the checks, the window and the end of the frame.
+        let stream = stream(id)
         var allowed: Bool
         if let current = currentDataFrame {
             allowed = current.allowed
         } else {
-            allowed = dataReceiveAllowed(id)
+            allowed = dataReceiveAllowed(stream)
         }
         let count = chunk.payload.readableBytes
         if count > 0 {
@@ -404,7 +406,7 @@ extension SPDYSession {
                     updateConsumed(stream: nil, count)
                 }
             }
-            if flowControlOn && allowed, let stream = stream(id) {
+            if flowControlOn && allowed, let stream {
                 stream.recvAvailable -= count
                 if configuration.enforcesReceiveWindow && stream.recvAvailable < 0 {
                     // The peer sent more than the window we advertised.

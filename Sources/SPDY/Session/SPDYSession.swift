@@ -420,27 +420,35 @@ public final class SPDYSession {
     }
 
     func closeStream(_ id: SPDYStreamID, status: SPDYStreamStatus) {
-        guard stream(id) != nil else { return }
+        guard let stream = stream(id) else { return }
+        close(stream, status: status)
+    }
+
+    /// Closes an open stream: reports it, then forgets it. Callers that hold the stream
+    /// pass it, so the table is searched once (a closing DATA frame was looked up twice).
+    func close(_ stream: SPDYStream, status: SPDYStreamStatus) {
+        let id = stream.id
         notify { try callbacks.onStreamClosed?(self, id, status) }
-        guard let removed = streams.remove(id) else { return }
-        if cachedStream?.id == id { cachedStream = nil }
-        removed.releaseReferences()
-        streamRecycler.retire(removed)
-        if streams.isEmpty {
-            streamRecycler.trim(to: Self.idleRecyclingLimit)
-            controlRecycler.trim(to: Self.idleRecyclingLimit)
-            dataRecycler.trim(to: Self.idleRecyclingLimit)
-        }
+        // The callback may have closed it already (by a reset that went out at once).
+        guard streams.remove(id) === stream else { return }
+        if cachedStream === stream { cachedStream = nil }
         if isLocallyInitiated(id) {
             outgoingStreamCount -= 1
         } else {
             incomingStreamCount -= 1
         }
+        stream.releaseReferences()
+        streamRecycler.retire(stream)
+        if streams.isEmpty {
+            streamRecycler.trim(to: Self.idleRecyclingLimit)
+            controlRecycler.trim(to: Self.idleRecyclingLimit)
+            dataRecycler.trim(to: Self.idleRecyclingLimit)
+        }
     }
 
     func closeIfBothShut(_ stream: SPDYStream) {
         if stream.isShutBoth {
-            closeStream(stream.id, status: .ok)
+            close(stream, status: .ok)
         }
     }
 
