@@ -17,7 +17,8 @@
 #         path/to/spdyload
 # Environment (defaults): REQUESTS (6000), CLIENTS (2), STREAMS (1; spdyload -m),
 #   WARMUP (200 requests), ROUNDS (1), FILE_SIZE (1024),
-#   SPDYLOAD_ARGS ('--no-tls -3': the transport and version flags given to spdyload).
+#   SPDYLOAD_ARGS ('--no-tls -3': the transport and version flags given to spdyload),
+#   SCHEME (http; https for servers with TLS, with SPDYLOAD_ARGS such as '--spdy3-1').
 # Prints per measurement: LABEL: X.X µs CPU per request (N requests, Y req/s, p50/p99 A/B), the
 #   latencies being spdyload's "time for request" percentiles.
 # The resolution is one clock tick (getconf CLK_TCK, usually 10 ms) at each end: keep
@@ -71,7 +72,7 @@ cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 load() {
     local count=$1 port=$2 output
     if ! output=$("$spdyload" -n "$count" -c "$clients" -m "$streams" "${load_args[@]}" \
-        "http://127.0.0.1:$port/file.bin" 2>&1); then
+        "${SCHEME:-http}://127.0.0.1:$port/file.bin" 2>&1); then
         echo "cpu-per-request: spdyload failed:" >&2
         echo "$output" >&2
         return 1
