@@ -428,6 +428,9 @@ public final class SPDYSession {
     /// pass it, so the table is searched once (a closing DATA frame was looked up twice).
     func close(_ stream: SPDYStream, status: SPDYStreamStatus) {
         let id = stream.id
+        // A caller's stream may have been closed meanwhile by a callback it ran: report a
+        // stream's close once.
+        guard streams[id] === stream else { return }
         notify { try callbacks.onStreamClosed?(self, id, status) }
         // The callback may have closed it already (by a reset that went out at once).
         guard streams.remove(id) === stream else { return }
