@@ -525,10 +525,10 @@ struct SpdydTests {
             #expect(try await lenient.get("/hello.txt").status == "200 OK")
             try await lenient.stop()
         }
-        let plain = try ToolRunner.run("spdyd", ["--no-tls", "-3", "--tls-min", "1.0", "0"])
+        let plain = try await ToolRunner.run("spdyd", ["--no-tls", "-3", "--tls-min", "1.0", "0"])
         #expect(plain.status != 0)
         #expect(plain.stderr.contains("--tls-min is for TLS"), "\(plain.stderr)")
-        let unknown = try ToolRunner.run("spdyd", ["--tls-min", "0.9", "0"])
+        let unknown = try await ToolRunner.run("spdyd", ["--tls-min", "0.9", "0"])
         #expect(unknown.status != 0)
     }
 
@@ -581,7 +581,7 @@ struct SpdydTests {
     func daemon() async throws {
         let folder = try ServedFolder()
         let port = freeLocalPort()
-        let result = try ToolRunner.run(
+        let result = try await ToolRunner.run(
             "spdyd", ["-D", "--no-tls", "-3", "-d", folder.root.path, String(port)], timeout: 30)
         #expect(result.status == 0)
         #expect(result.stdout.contains("listen on port \(port)"))
@@ -603,7 +603,7 @@ struct SpdydTests {
         #expect(!Self.isRunning(pid))
 
         // A background start that fails reports it and exits non-zero.
-        let failed = try ToolRunner.run("spdyd", ["-D", "--no-tls", "-3", "-d", "/nonexistent/dir", "8080"])
+        let failed = try await ToolRunner.run("spdyd", ["-D", "--no-tls", "-3", "-d", "/nonexistent/dir", "8080"])
         #expect(failed.status != 0)
         #expect(failed.stderr.split(separator: "\n").count == 1)
     }
@@ -649,7 +649,7 @@ struct SpdydTests {
     func portInUse() async throws {
         let folder = try ServedFolder()
         let server = try await RunningSpdyd.start(root: folder.root)
-        let result = try ToolRunner.run("spdyd", ["--no-tls", "-3", "-d", folder.root.path, String(server.port)])
+        let result = try await ToolRunner.run("spdyd", ["--no-tls", "-3", "-d", folder.root.path, String(server.port)])
         #expect(result.status == 1)
         #expect(result.stderr.split(separator: "\n").count == 1)
         #expect(result.stderr.contains("cannot listen on port \(server.port)"))

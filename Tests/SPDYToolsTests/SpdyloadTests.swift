@@ -62,7 +62,7 @@ struct SpdyloadTests {
     @Test("Its counts match the server's: 600 requests over 3 connections × 10 streams, 2 threads")
     func countsMatchServer() async throws {
         let server = try CountingServer(transport: .plain(.v3_1))
-        let result = try ToolRunner.run(
+        let result = try await ToolRunner.run(
             "spdyload",
             ["-n", "600", "-c", "3", "-m", "10", "-t", "2", "--no-tls", "--spdy3-1", "--json", server.url + "/"])
         try await server.stop()
@@ -86,7 +86,7 @@ struct SpdyloadTests {
     @Test("URIs are requested in turn; 4xx responses count as failed, with their status class")
     func failedRequests() async throws {
         let server = try CountingServer(transport: .plain(.v3))
-        let result = try ToolRunner.run(
+        let result = try await ToolRunner.run(
             "spdyload",
             ["-n", "100", "-c", "2", "-m", "5", "--no-tls", "-3", "--json", server.url + "/", server.url + "/missing"])
         try await server.stop()
@@ -100,7 +100,7 @@ struct SpdyloadTests {
     func durationMode() async throws {
         let server = try CountingServer(transport: .plain(.v3_1))
         let started = Date()
-        let result = try ToolRunner.run(
+        let result = try await ToolRunner.run(
             "spdyload", ["-D", "1", "-c", "2", "-m", "4", "--no-tls", "--spdy3-1", "--json", server.url + "/"])
         let elapsed = Date().timeIntervalSince(started)
         try await server.stop()
@@ -115,7 +115,7 @@ struct SpdyloadTests {
     func tlsAndTextReport() async throws {
         let identity = try SPDYTLS.Identity.selfSigned()
         let server = try CountingServer(transport: .tls(identity, versions: SPDYVersion.negotiationPreference))
-        let result = try ToolRunner.run("spdyload", ["-n", "20", "-m", "4", server.tlsURL + "/"])
+        let result = try await ToolRunner.run("spdyload", ["-n", "20", "-m", "4", server.tlsURL + "/"])
         try await server.stop()
         #expect(result.status == 0, "\(result.stderr)")
         for line in [

@@ -34,6 +34,28 @@ enum ToolRunner {
 
     /// Runs `tool` with `arguments` to completion (killed after `timeout` seconds), feeding
     /// `stdin` if given, in `directory` if given.
+    /// ``run(_:_:stdin:directory:timeout:)`` for async tests: the blocking wait for the tool
+    /// happens on a Dispatch thread, not on one of the few threads (one per core) that every
+    /// async test shares. Two async tests blocking those at once stalled every other async
+    /// test for as long as their tools ran, and timed-out connections followed.
+    static func run(
+        _ tool: String,
+        _ arguments: [String],
+        stdin: Data? = nil,
+        directory: URL? = nil,
+        timeout: TimeInterval = 60
+    ) async throws -> ToolResult {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(
+                    with: Result {
+                        try ToolRunner.run(
+                            tool, arguments, stdin: stdin, directory: directory, timeout: timeout) as ToolResult
+                    })
+            }
+        }
+    }
+
     static func run(
         _ tool: String,
         _ arguments: [String],
