@@ -108,14 +108,7 @@ private func spdycat(
     directory: URL? = nil,
     timeout: TimeInterval = 60
 ) async throws -> ToolResult {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            continuation.resume(
-                with: Result {
-                    try ToolRunner.run("spdycat", arguments, stdin: stdin, directory: directory, timeout: timeout)
-                })
-        }
-    }
+    try await ToolRunner.run("spdycat", arguments, stdin: stdin, directory: directory, timeout: timeout)
 }
 
 private func temporaryDirectory() throws -> URL {
