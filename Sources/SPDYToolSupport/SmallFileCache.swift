@@ -147,15 +147,10 @@ public final class SmallFileCache: Sendable {
                     state.totalBytes -= entry.file.contents.readableBytes
                 }
             }
-            // Compact the order list once most of it is stale, so it stays proportional to
-            // the entries.
-            if state.orderStart > 64 && state.orderStart * 2 > state.order.count {
-                state.order.removeFirst(state.orderStart)
-                state.orderStart = 0
-            }
-            if state.order.count - state.orderStart > 4 * state.entries.count + 64 {
-                let live = state.order[state.orderStart...].filter { state.entries[$0.key]?.sequence == $0.sequence }
-                state.order = Array(live)
+            // Keep the order list proportional to the entries: once most of what is left of
+            // it is stale (replaced or dropped keys), keep only the live positions.
+            if state.order.count - state.orderStart > 2 * state.entries.count + 64 {
+                state.order = state.order[state.orderStart...].filter { state.entries[$0.key]?.sequence == $0.sequence }
                 state.orderStart = 0
             }
             let sequence = state.nextSequence
