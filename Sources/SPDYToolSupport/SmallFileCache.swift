@@ -147,9 +147,10 @@ public final class SmallFileCache: Sendable {
                     state.totalBytes -= entry.file.contents.readableBytes
                 }
             }
-            // Keep the order list proportional to the entries: once most of what is left of
-            // it is stale (replaced or dropped keys), keep only the live positions.
-            if state.order.count - state.orderStart > 2 * state.entries.count + 64 {
+            // Keep the order list proportional to the entries: once most of it is evicted
+            // (before `orderStart`) or stale (replaced or dropped keys), keep only the live
+            // positions.
+            if state.order.count > 2 * state.entries.count + 64 {
                 state.order = state.order[state.orderStart...].filter { state.entries[$0.key]?.sequence == $0.sequence }
                 state.orderStart = 0
             }
