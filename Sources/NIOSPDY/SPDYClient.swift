@@ -406,7 +406,8 @@ public final class SPDYClientConnection: @unchecked Sendable {
     ) throws -> SPDYClientConnection {
         var sessionConfiguration = configuration.session
         sessionConfiguration.manualDataConsumption = true
-        let session = try SPDYSession(role: .client, version: version, configuration: sessionConfiguration)
+        let session = try SPDYSession(
+            role: .client, version: version, configuration: sessionConfiguration, clock: .eventLoop(channel.eventLoop))
         let clientBox = NIOLoopBoundBox<SPDYClientConnection?>(nil, eventLoop: channel.eventLoop)
         let connection = SPDYConnection(
             session: session,

@@ -414,7 +414,8 @@ public final class SPDYServer: @unchecked Sendable {
         var sessionConfiguration = configuration.session
         // Window is granted as stream channels read what arrived, not as it arrives.
         sessionConfiguration.manualDataConsumption = true
-        let session = try SPDYSession(role: .server, version: version, configuration: sessionConfiguration)
+        let session = try SPDYSession(
+            role: .server, version: version, configuration: sessionConfiguration, clock: .eventLoop(channel.eventLoop))
         let inbound: SPDYConnection.StreamSetUp
         if let httpChannelInitializer {
             let context = HTTPChannelContext(negotiatedProtocol: .spdy(version), isSecure: isSecure)

@@ -1,13 +1,5 @@
 import NIOCore
 
-/// Which end of a connection a session is: the reference API's `CLIENT` (1) and `SERVER` (2).
-public enum SPDYRole: Int, Sendable, Hashable {
-    /// The end that opened the connection; it opens odd-numbered streams.
-    case client = 1
-    /// The end that accepted the connection; it opens even-numbered (pushed) streams.
-    case server = 2
-}
-
 /// Settings of the header compression an encoder uses.
 ///
 /// The defaults are the reference implementation's: windowBits 11 and

@@ -78,3 +78,11 @@ public enum SPDYVersion: Int, Sendable, Hashable, CaseIterable, CustomStringConv
 
     public var description: String { protocolName.uppercased() }
 }
+
+/// Which end of a connection a session is: the reference API's `CLIENT` (1) and `SERVER` (2).
+public enum SPDYRole: Int, Sendable, Hashable {
+    /// The end that opened the connection; it opens odd-numbered streams.
+    case client = 1
+    /// The end that accepted the connection; it opens even-numbered (pushed) streams.
+    case server = 2
+}

@@ -13,11 +13,18 @@ final class BackendBalancer: Sendable {
     let backends: [SPDYProxyConfiguration.Backend]
     private let retryDelay: TimeAmount
     private let state: NIOLockedValueBox<State>
+    /// The time a refusal is measured by: the system's, or a test's own.
+    private let now: @Sendable () -> NIODeadline
 
-    init(backends: [SPDYProxyConfiguration.Backend], retryDelay: TimeAmount) {
+    init(
+        backends: [SPDYProxyConfiguration.Backend],
+        retryDelay: TimeAmount,
+        now: @escaping @Sendable () -> NIODeadline = { .now() }
+    ) {
         precondition(!backends.isEmpty, "a proxy needs at least one backend")
         self.backends = backends
         self.retryDelay = retryDelay
+        self.now = now
         self.state = NIOLockedValueBox(State(downUntil: Array(repeating: nil, count: backends.count)))
     }
 
@@ -25,7 +32,7 @@ final class BackendBalancer: Sendable {
     /// down first, then the ones marked down (a request is not refused while any backend might
     /// answer).
     func order() -> [Int] {
-        let now = NIODeadline.now()
+        let now = self.now()
         return state.withLockedValue { state in
             let start = state.next
             state.next = (state.next + 1) % backends.count
@@ -45,7 +52,7 @@ final class BackendBalancer: Sendable {
 
     /// Marks a backend as refusing connections.
     func markDown(_ index: Int) {
-        let until = NIODeadline.now() + retryDelay
+        let until = now() + retryDelay
         state.withLockedValue { $0.downUntil[index] = until }
     }
 

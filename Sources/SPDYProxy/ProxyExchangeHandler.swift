@@ -96,14 +96,14 @@ final class ProxyExchangeHandler: ChannelDuplexHandler, BackendConnectionDelegat
                 context.close(promise: nil)
                 return
             }
-            let now = NIODeadline.now()
+            let now = context.eventLoop.now
             exchange = Exchange(head: head, start: now, lastActivity: now)
             if !isSPDY && !head.isKeepAlive { closeAfterResponse = true }
             scheduleTimer()
             return
         }
         guard var current = exchange else { return }
-        current.lastActivity = .now()
+        current.lastActivity = context.eventLoop.now
         if case .body(let bytes) = part {
             current.sawBody = true
             current.requestBytes += bytes.readableBytes
@@ -201,7 +201,7 @@ final class ProxyExchangeHandler: ChannelDuplexHandler, BackendConnectionDelegat
                 current.backend = connection
                 current.servedBy = connection.backend
                 current.backendReusable = true
-                current.lastActivity = .now()
+                current.lastActivity = self.now
                 var body: Bool? = current.sawBody ? true : (current.requestEnded ? false : nil)
                 if !self.isSPDY && !current.head.headers.contains(name: "content-length")
                     && !current.head.headers.contains(name: "transfer-encoding")
@@ -243,7 +243,7 @@ final class ProxyExchangeHandler: ChannelDuplexHandler, BackendConnectionDelegat
 
     func backendReceived(_ part: HTTPClientResponsePart) {
         guard var current = exchange, let context else { return }
-        current.lastActivity = .now()
+        current.lastActivity = context.eventLoop.now
         switch part {
         case .head(let head):
             if !head.isKeepAlive { current.backendReusable = false }
@@ -384,7 +384,7 @@ final class ProxyExchangeHandler: ChannelDuplexHandler, BackendConnectionDelegat
 
     private func timerFired() {
         guard let current = exchange else { return }
-        let idle = NIODeadline.now() - current.lastActivity
+        let idle = now - current.lastActivity
         let timeout = shared.configuration.timeout
         if idle < timeout {
             scheduleTimer(in: timeout - idle)
@@ -399,6 +399,10 @@ final class ProxyExchangeHandler: ChannelDuplexHandler, BackendConnectionDelegat
 
     // MARK: Helpers
 
+    /// The event loop's time (the system's, or an embedded loop's own in tests): the idle
+    /// timeout is measured on the clock its timer is scheduled on.
+    private var now: NIODeadline { context?.eventLoop.now ?? .now() }
+
     private func log(_ current: Exchange, outcome: SPDYProxyAccessLogEntry.Outcome) {
         guard let accessLog = shared.configuration.accessLog else { return }
         accessLog(
@@ -411,7 +415,7 @@ final class ProxyExchangeHandler: ChannelDuplexHandler, BackendConnectionDelegat
                 responseBytes: current.responseBytes,
                 requestBytes: current.requestBytes,
                 backend: current.servedBy,
-                duration: NIODeadline.now() - current.start,
+                duration: now - current.start,
                 outcome: outcome,
                 userAgent: current.head.headers.first(name: "user-agent")
             ))

@@ -8,9 +8,10 @@ struct SessionAbuseLimitTests {
     /// A server under test and a raw client that opens stream 1 with a GET.
     func server(
         _ limits: SPDYAbuseLimits = .init(),
-        version: SPDYVersion = .v3_1
+        version: SPDYVersion = .v3_1,
+        clock: SPDYClock = .system
     ) throws -> RawPeer {
-        try RawPeer(testing: .server, version: version, configuration: .init(abuseLimits: limits))
+        try RawPeer(testing: .server, version: version, configuration: .init(abuseLimits: limits), clock: clock)
     }
 
     func syn(_ id: SPDYStreamID, fin: Bool = true) -> SPDYFrame {
@@ -171,5 +172,68 @@ struct SessionAbuseLimitTests {
         }
         #expect(peer.session.abuseDetected == .controlFrames)
         #expect(goAways(try peer.collect()) == [.protocolError])
+    }
+
+    @Test("The rate limits slide: events older than the window no longer count")
+    func windowsSlide() throws {
+        let clock = ManualClock()
+        let limits = SPDYAbuseLimits(controlFrames: .init(maximumCount: 3, window: .seconds(10)))
+        let peer = try server(limits, clock: clock.spdyClock)
+        var id: UInt32 = 1
+        func ping() throws {
+            try peer.deliver(.ping(.init(id: id)))
+            id += 2
+        }
+        // Three at 0 s, 4 s and 8 s: at the limit.
+        try ping()
+        clock.advance(by: .seconds(4))
+        try ping()
+        clock.advance(by: .seconds(4))
+        try ping()
+        #expect(peer.session.abuseDetected == nil)
+        // At 10.5 s the first has left the window: a fourth is allowed.
+        clock.advance(by: .milliseconds(2500))
+        try ping()
+        #expect(peer.session.abuseDetected == nil)
+        // At 11 s the window (1 s to 11 s) holds 4 s, 8 s and 10.5 s: the next is one too many.
+        clock.advance(by: .milliseconds(500))
+        try ping()
+        #expect(peer.session.abuseDetected == .controlFrames)
+        #expect(goAways(try peer.collect()) == [.protocolError])
+    }
+
+    @Test("Rapid reset spread out in time: 200 resets every 31 s go on for ever, 201 within 30 s do not")
+    func rapidResetOverTime() throws {
+        let clock = ManualClock()
+        let peer = try server(clock: clock.spdyClock)
+        var id: UInt32 = 1
+        func openAndReset() throws {
+            try peer.deliver(
+                syn(SPDYStreamID(uncheckedRawValue: id)),
+                .rstStream(.init(streamID: SPDYStreamID(uncheckedRawValue: id), status: .cancel)))
+            id += 2
+        }
+        for _ in 0..<5 {
+            for _ in 0..<200 { try openAndReset() }
+            clock.advance(by: .seconds(31))
+        }
+        #expect(peer.session.abuseDetected == nil)
+        for _ in 0..<200 { try openAndReset() }
+        clock.advance(by: .seconds(29))
+        try openAndReset()
+        #expect(peer.session.abuseDetected == .resetFrames)
+    }
+}
+
+/// A clock for the session's time-based limits that moves only when a test moves it.
+final class ManualClock: @unchecked Sendable {
+    // Only the test's thread reads and moves it; `@unchecked` because SPDYClock wants a
+    // `@Sendable` source.
+    private var time = NIODeadline.uptimeNanoseconds(1_000_000_000)
+
+    var spdyClock: SPDYClock { SPDYClock { [self] in self.time } }
+
+    func advance(by amount: TimeAmount) {
+        time = time + amount
     }
 }

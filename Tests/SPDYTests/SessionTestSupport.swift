@@ -48,8 +48,14 @@ final class Endpoint {
     var sendLimit: Int? = nil
     var sendBlocked = false
 
-    init(role: SPDYRole, version: SPDYVersion, configuration: SPDYSession.Configuration = .init()) throws {
-        session = try SPDYSession(role: role, version: version, configuration: configuration, callbacks: callbacks())
+    init(
+        role: SPDYRole,
+        version: SPDYVersion,
+        configuration: SPDYSession.Configuration = .init(),
+        clock: SPDYClock = .system
+    ) throws {
+        session = try SPDYSession(
+            role: role, version: version, configuration: configuration, callbacks: callbacks(), clock: clock)
     }
 
     func callbacks() -> SPDYSessionCallbacks {
@@ -201,8 +207,13 @@ final class RawPeer {
     let encoder: SPDYFrameEncoder
     let decoder: SPDYFrameDecoder
 
-    init(testing role: SPDYRole, version: SPDYVersion, configuration: SPDYSession.Configuration = .init()) throws {
-        endpoint = try Endpoint(role: role, version: version, configuration: configuration)
+    init(
+        testing role: SPDYRole,
+        version: SPDYVersion,
+        configuration: SPDYSession.Configuration = .init(),
+        clock: SPDYClock = .system
+    ) throws {
+        endpoint = try Endpoint(role: role, version: version, configuration: configuration, clock: clock)
         encoder = try SPDYFrameEncoder(
             version: version, compression: .default(for: role == .client ? .server : .client))
         decoder = try SPDYFrameDecoder(version: version)

@@ -13,7 +13,8 @@ extension ChannelPipeline.SynchronousOperations {
         var sessionConfiguration = configuration.session
         // Window is granted as stream channels read what arrived, not as it arrives.
         sessionConfiguration.manualDataConsumption = true
-        let session = try SPDYSession(role: .server, version: version, configuration: sessionConfiguration)
+        let session = try SPDYSession(
+            role: .server, version: version, configuration: sessionConfiguration, clock: .eventLoop(eventLoop))
         let connection = SPDYConnection(
             session: session,
             streamConfiguration: configuration.streams,

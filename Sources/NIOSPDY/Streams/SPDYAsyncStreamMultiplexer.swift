@@ -101,7 +101,8 @@ extension ChannelPipeline.SynchronousOperations {
     ) throws -> SPDYAsyncStreamMultiplexer<Output> {
         var configuration = configuration
         configuration.manualDataConsumption = true
-        let session = try SPDYSession(role: role, version: version, configuration: configuration)
+        let session = try SPDYSession(
+            role: role, version: version, configuration: configuration, clock: .eventLoop(eventLoop))
         let (stream, continuation) = AsyncThrowingStream<Output, any Error>.makeStream()
         let initializer: SPDYConnection.StreamInitializer = { channel in
             streamInitializer(channel).map { output in

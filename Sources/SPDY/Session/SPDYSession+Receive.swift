@@ -80,7 +80,7 @@ extension SPDYSession {
     /// Counts a stream error the peer provoked; `false` when that was one too many (the
     /// session is then cut off).
     private func recordStreamError() -> Bool {
-        guard abuse.streamErrors.record(at: .now()) else {
+        guard abuse.streamErrors.record(at: clock.now()) else {
             cutOff(.streamErrors)
             return false
         }
@@ -268,7 +268,7 @@ extension SPDYSession {
         // its own streams (and of streams that do not exist). A peer refusing or cancelling
         // our streams is not counted.
         if !isLocallyInitiated(f.streamID) || stream(f.streamID) == nil {
-            guard abuse.resets.record(at: .now()) else {
+            guard abuse.resets.record(at: clock.now()) else {
                 cutOff(.resetFrames)
                 return
             }
@@ -281,7 +281,7 @@ extension SPDYSession {
     }
 
     private func settingsReceived(_ f: SPDYFrame.Settings, frame: SPDYFrame, header: SPDYControlFrameHeader) {
-        guard abuse.controlFrames.record(at: .now()) else {
+        guard abuse.controlFrames.record(at: clock.now()) else {
             cutOff(.controlFrames)
             return
         }
@@ -323,7 +323,7 @@ extension SPDYSession {
     }
 
     private func pingReceived(_ f: SPDYFrame.Ping, frame: SPDYFrame, header: SPDYControlFrameHeader) {
-        guard abuse.controlFrames.record(at: .now()) else {
+        guard abuse.controlFrames.record(at: clock.now()) else {
             cutOff(.controlFrames)
             return
         }

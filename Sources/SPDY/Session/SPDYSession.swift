@@ -177,12 +177,18 @@ public final class SPDYSession {
     @exclusivity(unchecked) var currentDataFrame: (streamID: SPDYStreamID, allowed: Bool)?
     @exclusivity(unchecked) var pendingCallbackError: (any Error)?
     @exclusivity(unchecked) var abuse: AbuseMonitor
+    /// The time for the abuse limits' sliding windows.
+    let clock: SPDYClock
     /// The limit of ``Configuration-swift.struct/abuseLimits`` (or of
     /// ``Configuration-swift.struct/maxQueuedFrames``) the peer passed, if it passed one: the
     /// session then sent GOAWAY PROTOCOL_ERROR and ignores what the peer sends.
     @exclusivity(unchecked) public internal(set) var abuseDetected: SPDYAbuse?
 
     /// Creates a session (the reference's `Session(side, version, config, callbacks…, user_data)`).
+    ///
+    /// `clock` is where the session reads the time for the sliding windows of
+    /// ``Configuration-swift.struct/abuseLimits``: the system's monotonic clock unless a
+    /// network layer passes its event loop's, or a test a clock it advances by hand.
     ///
     /// - Throws: ``SPDYError/Code-swift.enum/invalidArgument`` for a configuration value
     ///   out of range, ``SPDYError/Code-swift.enum/zlib`` when zlib cannot start.
@@ -191,7 +197,8 @@ public final class SPDYSession {
         version: SPDYVersion,
         configuration: Configuration = Configuration(),
         callbacks: SPDYSessionCallbacks = SPDYSessionCallbacks(),
-        userData: Any? = nil
+        userData: Any? = nil,
+        clock: SPDYClock = .system
     ) throws(SPDYError) {
         guard (1 << 13)...SPDYProtocol.maxFramePayloadSize ~= configuration.maxReceivedControlFrameSize else {
             throw .invalidArgument("maxReceivedControlFrameSize must be in 8192...16777215")
@@ -214,6 +221,7 @@ public final class SPDYSession {
         self.flowControlOn = version.hasStreamFlowControl && !configuration.spdystreamCompatible
         self.sessionFlowControlOn = version.hasSessionFlowControl && !configuration.spdystreamCompatible
         self.abuse = AbuseMonitor(configuration.abuseLimits)
+        self.clock = clock
         self.callbacks = callbacks
         self.userData = userData
         do {

@@ -1,9 +1,9 @@
 import NIOCore
+import SPDY
+import SPDYToolSupport
 import Testing
 
-@testable import SPDY
-
-@Suite("Frame events and the spdycat -v format")
+@Suite("The spdycat -v frame format")
 struct FrameFormatterTests {
     let formatter = SPDYFrameFormatter()
     let at = Duration.milliseconds(12)
@@ -82,32 +82,5 @@ struct FrameFormatterTests {
             formatter.format(.unknownReceived(header: [0x80, 3, 0, 99, 0, 0, 0, 0]), at: at)
                 == "[  0.012] recv unknown frame\n          Header dump: 80 03 00 63 00 00 00 00 \n")
         #expect(formatter.format(.streamClosed(1, .ok), at: at) == "")
-    }
-
-    @Test("addObserver sees every frame with its wire header and keeps the callbacks already set")
-    func observerOnRealSessions() throws {
-        let pair = try SessionPair(version: .v3)
-        var seen: [String] = []
-        let formatter = self.formatter
-        pair.client.session.callbacks.addObserver { _, event in
-            seen.append(formatter.format(event, at: .zero))
-        }
-        try pair.client.session.submitRequest(priority: 3, headers: requestHeaders())
-        try pair.pump()
-        try pair.server.session.submitResponse(
-            streamID: 1, headers: responseHeaders(), dataProvider: PatternSource(10).provider)
-        try pair.pump()
-        let synLine = try #require(seen.first)
-        // The SYN_STREAM's real compressed length, as written on the wire.
-        let length = try #require(Int(synLine.split(separator: "length=")[1].prefix { $0.isNumber }))
-        #expect(length > 10)
-        #expect(synLine.hasPrefix("[  0.000] send SYN_STREAM frame <version=3, flags=1, length="))
-        #expect(synLine.contains("          (stream_id=1, assoc_stream_id=0, pri=3)\n          :method: GET\n"))
-        #expect(synLine.hasSuffix("          :host: example.org\n"))
-        #expect(seen.contains { $0.hasPrefix("[  0.000] recv SYN_REPLY frame <version=3, flags=0, length=") })
-        #expect(seen.contains("[  0.000] recv DATA frame (stream_id=1, flags=1, length=10)\n"))
-        // The endpoint's own callbacks still ran.
-        #expect(pair.client.received[1]?.count == 10)
-        #expect(pair.client.events.contains(.streamClosed(1, .ok)))
     }
 }
