@@ -172,6 +172,20 @@ open class SPDYRequestHandler {
         endHeaders()
     }
 
+    /// The short reason phrase of an HTTP status code, from the table the reference's
+    /// handler class inherits (`BaseHTTPRequestHandler.responses[code][0]`); "OK" or
+    /// "Error" for a code it does not list.
+    public static func reasonPhrase(for code: Int) -> String {
+        HTTPStatus.reason(code)
+    }
+
+    /// An HTTP date (RFC 9110 IMF-fixdate, such as `Sun, 06 Nov 1994 08:49:37 GMT`) for
+    /// `seconds` since 1970, or for now (`date_time_string(timestamp)`).
+    public static func dateTimeString(_ seconds: Int? = nil) -> String {
+        guard let seconds else { return HTTPStatus.cachedDateHeader(time(nil)) }
+        return HTTPStatus.dateHeader(seconds)
+    }
+
     /// The HTML page of ``sendError(_:message:)``.
     public static func errorPage(code: Int, message: String) -> String {
         let escaped = message.replacingHTMLSpecialCharacters()

@@ -91,7 +91,7 @@ public enum SPDYTLS {
 
     /// The ALPN (and NPN) name of HTTP/1.1, offered after the SPDY versions by a server that
     /// serves HTTP/1.1 on the same port.
-    public static let http1ProtocolName = "http/1.1"
+    public static let http1ProtocolName = SPDYNegotiation.http11ProtocolName
 
     /// The ALPN protocol names for `versions`, most preferred first, followed by `http/1.1`
     /// when `offeringHTTP1` is set (a SPDY client that also offers it still gets SPDY, since
@@ -100,7 +100,7 @@ public enum SPDYTLS {
         _ versions: [SPDYVersion] = SPDYVersion.negotiationPreference,
         offeringHTTP1: Bool = false
     ) -> [String] {
-        versions.map(\.protocolName) + (offeringHTTP1 ? [http1ProtocolName] : [])
+        SPDYNegotiation.protocolNames(for: versions, offeringHTTP1: offeringHTTP1)
     }
 
     /// The TLS 1.2 cipher suites of both backends (OpenSSL names): ECDHE key exchange with

@@ -40,7 +40,7 @@ final class OpenSSLContext: @unchecked Sendable {
         self.role = role
         self.verifyCertificates = verify
         protocols = SPDYTLS.protocolNames(versions, offeringHTTP1: offeringHTTP1)
-        let wire = protocols.flatMap { name in [UInt8(name.utf8.count)] + Array(name.utf8) }
+        let wire = SPDYNegotiation.wireFormat(protocols)
         wireProtocols = .allocate(capacity: wire.count)
         _ = wireProtocols.initialize(from: wire)
         let isServer: Bool

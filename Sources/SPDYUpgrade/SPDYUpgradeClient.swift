@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import SPDY
 
 /// Opens a connection and upgrades it from HTTP/1.1 to SPDY/3.1, as `kubectl` reaches the
 /// Kubernetes API server: plain TCP, or TLS whose ALPN offers `http/1.1` alone (HTTP/2 has
@@ -44,7 +45,7 @@ public enum SPDYUpgradeClient {
         }
         let sslContext = try tls.map { tls in
             var tls = tls
-            tls.applicationProtocols = ["http/1.1"]
+            tls.applicationProtocols = SPDYNegotiation.protocolNames(for: [], offeringHTTP1: true)
             return try NIOSSLContext(configuration: tls)
         }
         let hostname = serverHostname ?? (isIPAddress(host) ? nil : host)

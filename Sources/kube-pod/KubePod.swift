@@ -79,7 +79,7 @@ struct KubePodCommand: AsyncParsableCommand {
             var configuration = TLSConfiguration.makeServerConfiguration(
                 certificateChain: identity.certificateChain.map { .certificate($0) },
                 privateKey: .privateKey(identity.privateKey))
-            configuration.applicationProtocols = ["http/1.1"]
+            configuration.applicationProtocols = [SPDYTLS.http1ProtocolName]
             sslContext = try NIOSSLContext(configuration: configuration)
         }
         let server = KubePodServer(

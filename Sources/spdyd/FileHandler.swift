@@ -35,7 +35,7 @@ struct FileServerContext: Sendable {
         self.fileCache = fileCache
         var pages: [Int: ByteBuffer] = [:]
         for code in [301, 400, 404, 500] {
-            let status = "\(code) \(reasonPhrase(code))"
+            let status = "\(code) \(SPDYRequestHandler.reasonPhrase(for: code))"
             let html =
                 "<html><head><title>\(status)</title></head><body><h1>\(status)</h1><hr>"
                 + "<address>\(serverSoftware) at port \(port)</address></body></html>"
@@ -44,18 +44,6 @@ struct FileServerContext: Sendable {
             }
         }
         self.errorPages = pages
-    }
-}
-
-/// The reason phrases of the statuses spdyd answers with.
-func reasonPhrase(_ code: Int) -> String {
-    switch code {
-    case 200: "OK"
-    case 301: "Moved Permanently"
-    case 304: "Not Modified"
-    case 400: "Bad Request"
-    case 404: "Not Found"
-    default: "Internal Server Error"
     }
 }
 
@@ -177,7 +165,7 @@ final class FileHandler: SPDYRequestHandler {
                 identity: identity,
                 contents: body,
                 contentType: ContentTypes.type(forPath: requestPath),
-                lastModified: HTTPDate.format(Int(info.st_mtim.tv_sec))
+                lastModified: Self.dateTimeString(Int(info.st_mtim.tv_sec))
             )
             context.fileCache.store(requestPath, file)
             send(file)
@@ -192,7 +180,7 @@ final class FileHandler: SPDYRequestHandler {
         sendResponse(200)
         sendHeader("content-length", String(size))
         sendHeader("cache-control", "max-age=3600")
-        sendHeader("last-modified", HTTPDate.format(modified))
+        sendHeader("last-modified", Self.dateTimeString(modified))
         sendHeader("content-type", ContentTypes.type(forPath: requestPath))
         guard command != "HEAD" else {
             close(fd)
@@ -227,7 +215,7 @@ final class FileHandler: SPDYRequestHandler {
     private func sendStatusPage(
         _ code: Int, context: FileServerContext?, extraHeaders: [(String, String)] = []
     ) {
-        sendResponse(code, message: reasonPhrase(code))
+        sendResponse(code, message: Self.reasonPhrase(for: code))
         for (name, value) in extraHeaders { sendHeader(name, value) }
         guard let page = context?.errorPages[code] else { return }
         sendHeader("content-encoding", "gzip")

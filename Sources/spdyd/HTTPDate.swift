@@ -1,25 +1,7 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
-/// HTTP dates (RFC 9110 §5.6.7), in seconds since 1970, without the C locale's help.
+/// Received HTTP dates (RFC 9110 §5.6.7), in seconds since 1970, without the C locale's help
+/// (dates are written with ``SPDYRequestHandler/dateTimeString(_:)``).
 enum HTTPDate {
-    static let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
     static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
-    /// The IMF-fixdate form, such as `Sun, 06 Nov 1994 08:49:37 GMT`.
-    static func format(_ seconds: Int) -> String {
-        var time = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(weekdays[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) "
-            + "\(parts.tm_year + 1900) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
-    }
 
     /// Parses the three forms HTTP allows — IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`),
     /// RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`);

@@ -3,7 +3,16 @@
 public enum SPDYNegotiation {
     /// The protocols this library speaks, most preferred first: `spdy/3.1`, `spdy/3`, `spdy/2`
     /// (`get_npn_protocols`).
-    public static let protocolNames: [String] = SPDYVersion.negotiationPreference.map(\.protocolName)
+    public static let protocolNames: [String] = protocolNames(for: SPDYVersion.negotiationPreference)
+
+    /// The ALPN (and NPN) name of HTTP/1.1.
+    public static let http11ProtocolName = "http/1.1"
+
+    /// The protocol names to offer for `versions`, in their order, followed by `http/1.1`
+    /// when `offeringHTTP1` is set: every ALPN and NPN list of this project is made here.
+    public static func protocolNames(for versions: [SPDYVersion], offeringHTTP1: Bool = false) -> [String] {
+        versions.map(\.protocolName) + (offeringHTTP1 ? [http11ProtocolName] : [])
+    }
 
     /// The version of a negotiated protocol name, or `nil` for a name this library does
     /// not speak, such as `spdy/4` (`npn_get_version`, which returns 0 there).
@@ -26,14 +35,14 @@ public enum SPDYNegotiation {
         for version in SPDYVersion.negotiationPreference where offered.contains(version.protocolName) {
             return .spdy(version)
         }
-        return offered.contains("http/1.1") ? .http11 : nil
+        return offered.contains(http11ProtocolName) ? .http11 : nil
     }
 
     /// The protocol name to answer with for a selection.
     public static func protocolName(of selection: Selection) -> String {
         switch selection {
         case .spdy(let version): return version.protocolName
-        case .http11: return "http/1.1"
+        case .http11: return http11ProtocolName
         }
     }
 
