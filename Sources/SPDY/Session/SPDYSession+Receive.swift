@@ -305,8 +305,7 @@ extension SPDYSession {
     private func updateInitialSendWindow(_ newValue: Int) {
         let delta = newValue - remoteInitialWindow
         for stream in streams.values {
-            stream.sendWindow += delta
-            if stream.sendWindow > SPDYProtocol.maxWindowSize {
+            guard stream.window.changeInitialSendWindow(by: delta) else {
                 enqueueControl(.rstStream(.init(streamID: stream.id, status: .flowControlError)))
                 continue
             }
@@ -316,7 +315,7 @@ extension SPDYSession {
 
     /// Puts DATA deferred for flow control back in the queue once its window is positive.
     private func resumeIfWindowOpened(_ stream: SPDYStream) {
-        if stream.sendWindow > 0, let data = stream.deferredData, stream.deferralReason == .flowControl {
+        if stream.window.canSend, let data = stream.deferredData, stream.deferralReason == .flowControl {
             stream.deferredData = nil
             enqueueData(data)
         }
@@ -352,13 +351,12 @@ extension SPDYSession {
         guard flowControlOn else { return }
         let delta = Int(f.deltaWindowSize)
         if f.streamID == .zero && sessionFlowControlOn {
-            guard sessionSendWindow <= SPDYProtocol.maxWindowSize - delta else {
+            guard sessionWindow.credit(delta) else {
                 notify { try callbacks.onInvalidControlFrameReceived?(self, frame, .protocolError) }
                 failSession(status: .protocolError)
                 return
             }
-            sessionSendWindow += delta
-            if sessionSendWindow > 0 {
+            if sessionWindow.canSend {
                 for stream in streams.values {
                     resumeIfWindowOpened(stream)
                 }
@@ -367,11 +365,10 @@ extension SPDYSession {
             return
         }
         guard let stream = stream(f.streamID) else { return }
-        guard stream.sendWindow <= SPDYProtocol.maxWindowSize - delta else {
+        guard stream.window.credit(delta) else {
             rejectStreamFrame(f.streamID, frame, status: .flowControlError)
             return
         }
-        stream.sendWindow += delta
         resumeIfWindowOpened(stream)
         notify { try callbacks.onControlFrameReceived?(self, frame, header) }
     }
@@ -397,25 +394,23 @@ extension SPDYSession {
         let count = chunk.payload.readableBytes
         if count > 0 {
             if sessionFlowControlOn {
-                sessionRecvAvailable -= count
-                if configuration.enforcesReceiveWindow && sessionRecvAvailable < 0 && !failOnSend {
+                if !sessionWindow.receive(count) && configuration.enforcesReceiveWindow && !failOnSend {
                     failSession(status: .protocolError)
                 }
-                updateReceiveWindow(stream: nil, count)
+                acknowledge(count, as: .received, stream: nil)
                 if !allowed && configuration.manualDataConsumption {
-                    updateConsumed(stream: nil, count)
+                    acknowledge(count, as: .consumed, stream: nil)
                 }
             }
             if flowControlOn && allowed, let stream {
-                stream.recvAvailable -= count
-                if configuration.enforcesReceiveWindow && stream.recvAvailable < 0 {
+                if !stream.window.receive(count) && configuration.enforcesReceiveWindow {
                     // The peer sent more than the window we advertised.
                     if recordStreamError() {
                         enqueuePeerProvokedAnswer(.rstStream(.init(streamID: id, status: .flowControlError)))
                     }
                     allowed = false
                 } else if !(chunk.isEndOfFrame && chunk.header.flags.contains(.fin)) {
-                    updateReceiveWindow(stream: stream, count)
+                    acknowledge(count, as: .received, stream: stream)
                 }
             }
             if allowed {

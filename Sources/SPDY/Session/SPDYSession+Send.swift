@@ -68,9 +68,9 @@ extension SPDYSession {
     private func chargeSendWindows(streamID: SPDYStreamID?, _ count: Int) {
         guard flowControlOn, let streamID else { return }
         if sessionFlowControlOn {
-            sessionSendWindow -= count
+            sessionWindow.sent(count)
         }
-        stream(streamID)?.sendWindow -= count
+        stream(streamID)?.window.sent(count)
     }
 
     // MARK: - Preparing frames
@@ -183,9 +183,9 @@ extension SPDYSession {
     private func nextDataLength(_ stream: SPDYStream) -> Int {
         var length = configuration.dataFramePayloadSize
         guard flowControlOn else { return length }
-        length = min(length, stream.sendWindow)
+        length = min(length, stream.window.sendable)
         if sessionFlowControlOn {
-            length = min(length, sessionSendWindow)
+            length = min(length, sessionWindow.sendable)
         }
         return max(length, 0)
     }

@@ -149,13 +149,10 @@ public final class SPDYSession {
     @exclusivity(unchecked) var localSettings: [UInt32]
     @exclusivity(unchecked) var remoteSettings: [UInt32]
 
-    @exclusivity(unchecked) var sessionSendWindow = SPDYProtocol.defaultInitialWindowSize
-    @exclusivity(unchecked) var sessionRecvWindowSize = 0
-    @exclusivity(unchecked) var sessionConsumedSize = 0
-    @exclusivity(unchecked) var sessionRecvAvailable = SPDYProtocol.defaultInitialWindowSize
-    /// The session window we advertise (SPDY/3.1): 64 KiB, plus what the application
-    /// granted beyond received bytes with a WINDOW_UPDATE on stream 0.
-    @exclusivity(unchecked) var sessionLocalWindowSize = SPDYProtocol.defaultInitialWindowSize
+    /// The session's windows (SPDY/3.1): 64 KiB each way to start with; the window we
+    /// advertise grows by what the application grants beyond received bytes on stream 0.
+    @exclusivity(unchecked) var sessionWindow = FlowControlWindow(
+        send: SPDYProtocol.defaultInitialWindowSize, receive: SPDYProtocol.defaultInitialWindowSize)
 
     @exclusivity(unchecked) var queue = Heap<OutboundItem>()
     @exclusivity(unchecked) var synQueue = Deque<OutboundItem>()
@@ -305,25 +302,25 @@ public final class SPDYSession {
     /// without the stream or without flow control (SPDY/2).
     public func streamSendWindow(_ streamID: SPDYStreamID) -> Int? {
         guard flowControlOn else { return nil }
-        return stream(streamID)?.sendWindow
+        return stream(streamID)?.window.sendable
     }
 
     /// What we may still send on the session (SPDY/3.1), or `nil` before SPDY/3.1.
     public var sessionSendWindowSize: Int? {
-        sessionFlowControlOn ? sessionSendWindow : nil
+        sessionFlowControlOn ? sessionWindow.sendable : nil
     }
 
     /// Bytes received on a stream and not yet acknowledged with WINDOW_UPDATE
     /// (`get_stream_recv_data_length`): `nil` without the stream, 0 without flow control.
     public func streamReceivedDataLength(_ streamID: SPDYStreamID) -> Int? {
         guard let stream = stream(streamID) else { return nil }
-        return flowControlOn ? stream.recvWindowSize : 0
+        return flowControlOn ? stream.window.unacknowledged : 0
     }
 
     /// Bytes received on the session and not yet acknowledged (`get_recv_data_length`);
     /// 0 before SPDY/3.1.
     public var receivedDataLength: Int {
-        sessionFlowControlOn ? sessionRecvWindowSize : 0
+        sessionFlowControlOn ? sessionWindow.unacknowledged : 0
     }
 
     /// The value the peer set for a setting, or the protocol default.
@@ -760,8 +757,7 @@ public final class SPDYSession {
             if entry.id == .initialWindowSize {
                 let delta = Int(entry.value) - localInitialWindow
                 for stream in streams.values {
-                    stream.recvAvailable += delta
-                    stream.localWindowSize += delta
+                    stream.window.changeInitialReceiveWindow(by: delta)
                 }
                 windowChanged = delta != 0
             }
@@ -790,19 +786,12 @@ public final class SPDYSession {
             guard sessionFlowControlOn else {
                 throw .invalidArgument("stream 0 has a window only in SPDY/3.1")
             }
-            let acknowledged = min(delta, sessionRecvWindowSize)
-            sessionRecvWindowSize -= acknowledged
-            sessionConsumedSize -= min(delta, sessionConsumedSize)
-            // Credit beyond the received bytes makes the window larger from now on.
-            sessionLocalWindowSize = min(sessionLocalWindowSize + delta - acknowledged, SPDYProtocol.maxWindowSize)
-            queueWindowUpdate(stream: nil, delta)
+            sessionWindow.grant(delta)
+            enqueueWindowUpdate(stream: nil, delta)
         } else {
             guard let stream = stream(streamID) else { throw SPDYError(.streamClosed) }
-            let acknowledged = min(delta, stream.recvWindowSize)
-            stream.recvWindowSize -= acknowledged
-            stream.consumedSize -= min(delta, stream.consumedSize)
-            stream.localWindowSize = min(stream.localWindowSize + delta - acknowledged, SPDYProtocol.maxWindowSize)
-            queueWindowUpdate(stream: stream, delta)
+            stream.window.grant(delta)
+            enqueueWindowUpdate(stream: stream, delta)
         }
     }
 
@@ -829,7 +818,7 @@ public final class SPDYSession {
         guard streamID != .zero else { throw .invalidArgument("stream 0 cannot be consumed") }
         try checkManualConsumption(size)
         if flowControlOn, let stream = stream(streamID) {
-            updateConsumed(stream: stream, size)
+            acknowledge(size, as: .consumed, stream: stream)
         }
     }
 
@@ -840,7 +829,7 @@ public final class SPDYSession {
     public func consumeSession(size: Int) throws(SPDYError) {
         try checkManualConsumption(size)
         if sessionFlowControlOn {
-            updateConsumed(stream: nil, size)
+            acknowledge(size, as: .consumed, stream: nil)
         }
     }
 
@@ -885,28 +874,29 @@ public final class SPDYSession {
 
     // MARK: - Flow control (receiving)
 
-    /// Queues a WINDOW_UPDATE for a stream, or for the session (`nil`), and credits the
-    /// window the peer may use.
-    func queueWindowUpdate(stream: SPDYStream?, _ delta: Int) {
-        if let stream { stream.recvAvailable += delta } else { sessionRecvAvailable += delta }
-        enqueueControl(.windowUpdate(.init(streamID: stream?.id ?? .zero, deltaWindowSize: UInt32(delta))))
+    /// Counts received or consumed bytes on a stream's window, or on the session's (`nil`),
+    /// and sends the WINDOW_UPDATE that acknowledges them once it is due.
+    func acknowledge(_ size: Int, as count: FlowControlWindow.Count, stream: SPDYStream?) {
+        let automatic = configuration.automaticWindowUpdate && !configuration.manualDataConsumption
+        let acknowledgement =
+            if let stream {
+                stream.window.record(size, as: count, automatic: automatic)
+            } else {
+                sessionWindow.record(size, as: count, automatic: automatic)
+            }
+        switch acknowledgement {
+        case .none:
+            break
+        case .windowUpdate(let delta):
+            enqueueWindowUpdate(stream: stream, delta)
+        case .overflow:
+            failSession(status: .protocolError)
+        }
     }
 
-    func updateReceiveWindow(stream: SPDYStream?, _ size: Int) {
-        let window = stream?.localWindowSize ?? sessionLocalWindowSize
-        var received = stream?.recvWindowSize ?? sessionRecvWindowSize
-        guard received <= SPDYProtocol.maxWindowSize - size else {
-            failSession(status: .protocolError)
-            return
-        }
-        received += size
-        if configuration.automaticWindowUpdate && !configuration.manualDataConsumption && received > 0
-            && received >= window / 2
-        {
-            queueWindowUpdate(stream: stream, received)
-            received = 0
-        }
-        if let stream { stream.recvWindowSize = received } else { sessionRecvWindowSize = received }
+    /// Queues a WINDOW_UPDATE for a stream, or for the session (`nil`); the window was credited.
+    private func enqueueWindowUpdate(stream: SPDYStream?, _ delta: Int) {
+        enqueueControl(.windowUpdate(.init(streamID: stream?.id ?? .zero, deltaWindowSize: UInt32(delta))))
     }
 
     /// After our INITIAL_WINDOW_SIZE shrank, bytes already received may reach the new
@@ -914,33 +904,13 @@ public final class SPDYSession {
     /// would never send the data that would trigger the WINDOW_UPDATE.
     func acknowledgeAfterWindowChange() {
         for stream in streams.values where stream.state != .closing && !stream.shutRead {
-            let threshold = stream.localWindowSize / 2
-            if configuration.manualDataConsumption {
-                if stream.consumedSize > 0 && stream.consumedSize >= threshold {
-                    updateConsumed(stream: stream, 0)
-                }
-            } else if configuration.automaticWindowUpdate && stream.recvWindowSize > 0
-                && stream.recvWindowSize >= threshold
+            if let due = stream.window.dueAfterWindowChange(
+                manualConsumption: configuration.manualDataConsumption,
+                automatic: configuration.automaticWindowUpdate)
             {
-                updateReceiveWindow(stream: stream, 0)
+                acknowledge(0, as: due, stream: stream)
             }
         }
-    }
-
-    func updateConsumed(stream: SPDYStream?, _ size: Int) {
-        let window = stream?.localWindowSize ?? sessionLocalWindowSize
-        var consumed = stream?.consumedSize ?? sessionConsumedSize
-        guard consumed <= SPDYProtocol.maxWindowSize - size else {
-            failSession(status: .protocolError)
-            return
-        }
-        consumed += size
-        if consumed > 0 && consumed >= window / 2 {
-            queueWindowUpdate(stream: stream, consumed)
-            if let stream { stream.recvWindowSize -= consumed } else { sessionRecvWindowSize -= consumed }
-            consumed = 0
-        }
-        if let stream { stream.consumedSize = consumed } else { sessionConsumedSize = consumed }
     }
 }
 

@@ -27,18 +27,8 @@ final class SPDYStream {
     @exclusivity(unchecked) var shutRead = false
     @exclusivity(unchecked) var shutWrite = false
     @exclusivity(unchecked) var userData: Any?
-    /// What we may still send (SPDY/3 and later). Can go negative after SETTINGS shrinks it.
-    @exclusivity(unchecked) var sendWindow = 0
-    /// Received bytes not yet acknowledged by a WINDOW_UPDATE (the reference's recv_window_size).
-    @exclusivity(unchecked) var recvWindowSize = 0
-    /// Bytes the application consumed but we did not acknowledge yet (manual consumption).
-    @exclusivity(unchecked) var consumedSize = 0
-    /// What the peer may still send before it breaks flow control.
-    @exclusivity(unchecked) var recvAvailable = 0
-    /// The window we advertise for this stream: INITIAL_WINDOW_SIZE, plus what the
-    /// application granted beyond received bytes with a WINDOW_UPDATE (nghttp2's
-    /// `local_window_size`). Automatic WINDOW_UPDATEs go out at half of it.
-    @exclusivity(unchecked) var localWindowSize = 0
+    /// Its flow-control windows (kept on SPDY/3 and later).
+    @exclusivity(unchecked) var window = FlowControlWindow(send: 0, receive: 0)
     /// The DATA item waiting outside the queue, and why.
     @exclusivity(unchecked) var deferredData: OutboundData?
     @exclusivity(unchecked) var deferralReason: DeferralReason = .application
@@ -64,11 +54,7 @@ final class SPDYStream {
         self.shutRead = false
         self.shutWrite = false
         self.userData = userData
-        self.sendWindow = sendWindow
-        self.recvWindowSize = 0
-        self.consumedSize = 0
-        self.recvAvailable = recvWindow
-        self.localWindowSize = recvWindow
+        self.window = FlowControlWindow(send: sendWindow, receive: recvWindow)
         self.deferredData = nil
         self.deferralReason = .application
         self.pushedStreams.removeAll(keepingCapacity: true)
