@@ -310,3 +310,56 @@ func headerBlock(_ name: String, size: Int64 = 0, edit: (inout [UInt8]) -> Void)
     block.replaceSubrange(148..<156, with: field)
     return block
 }
+
+// MARK: - Trees (TarTests, TarInteropTests)
+
+/// What a file in a tree is, for comparing trees.
+struct TreeEntry: Equatable, CustomStringConvertible {
+    var kind: FileKind
+    var permissions: UInt32
+    var contents: [UInt8]?
+    var linkTarget: String?
+
+    var description: String {
+        "\(kind) \(String(permissions, radix: 8)) \(contents?.count ?? -1) bytes \(linkTarget ?? "")"
+    }
+}
+
+/// Every path below a host directory with its kind, mode, contents and link target.
+func snapshot(_ hostPath: String) throws -> [String: TreeEntry] {
+    var entries: [String: TreeEntry] = [:]
+    var pending = try Posix.listDirectory(hostPath)
+    while let path = pending.popLast() {
+        let full = hostPath + "/" + path
+        let info = try Posix.lstat(full)
+        entries[path] = TreeEntry(
+            kind: info.kind,
+            permissions: info.permissions,
+            contents: info.kind == .regular ? Array(FileManager.default.contents(atPath: full) ?? Data()) : nil,
+            linkTarget: info.kind == .symlink ? try Posix.readlink(full) : nil
+        )
+        if info.kind == .directory {
+            pending += try Posix.listDirectory(full).map { path + "/" + $0 }
+        }
+    }
+    return entries
+}
+
+/// A tree with nested directories, a name over 100 bytes, a 1 MB file, an empty file,
+/// assorted modes and a symbolic link, under the pod path `at`.
+func makeSampleTree(in sandbox: Sandbox, at base: String) throws -> String {
+    let longName = String(repeating: "long-file-name-", count: 9) + "end.txt"  // 141 bytes
+    try sandbox.write(base + "/nested/deeper/deepest/file.txt", "deep\n", mode: 0o640)
+    try sandbox.mkdir(base + "/nested/empty-dir", mode: 0o750)
+    try sandbox.write(base + "/long/" + longName, "long name\n")
+    try sandbox.write(
+        base + "/" + String(repeating: "d", count: 60) + "/" + String(repeating: "e", count: 60) + "/f.txt",
+        "long path\n"
+    )
+    try sandbox.write(base + "/big.bin", randomBytes(1_048_576, seed: 42), mode: 0o600)
+    try sandbox.write(base + "/empty", [])
+    try sandbox.write(base + "/script.sh", "#!/bin/sh\necho hi\n", mode: 0o755)
+    try sandbox.symlink(base + "/link", to: "nested/deeper")
+    chmod(sandbox.root + base + "/nested", 0o700)
+    return longName
+}

@@ -47,11 +47,6 @@ final class OnePortHandler: SPDYRequestHandler {
     }
 }
 
-/// How a test names the protocol a request came over.
-func protocolName(_ selection: SPDYNegotiation.Selection) -> String {
-    SPDYNegotiation.protocolName(of: selection)
-}
-
 @Suite("One port: SPDYServer serves SPDY and HTTP/1.1", .timeLimit(.minutes(1)))
 struct OnePortServerTests {
     static let identity = try! SPDYTLS.Identity.selfSigned()

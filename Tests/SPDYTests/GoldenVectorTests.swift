@@ -2,9 +2,9 @@
 //
 // The bytes below are written from the drafts' frame layouts (draft 2 sections 2.6-2.7, draft 3
 // section 2.6), not produced by this library's encoder. The compressed header blocks come from
-// Python's zlib via Vectors/make_vectors.py (see GoldenBytes at the end of this file). Every vector
-// is checked both ways: the encoder must write exactly the bytes, and the decoder must read exactly
-// the frame back from them.
+// Python's zlib via Vectors/make_vectors.py, which writes them to Vectors/golden.json (see GoldenBytes).
+// Every vector is checked both ways: the encoder must write exactly the bytes, and the decoder must read
+// exactly the frame back from them.
 
 import NIOCore
 import Testing
@@ -509,7 +509,7 @@ struct GoldenReservedBitsTests {
     @Test("SYN_STREAM: X bits, unused priority bits and the SPDY/2 unused byte are ignored")
     func synStreamReservedBits() throws {
         // SPDY/2: X bits on both stream IDs, priority byte 0xff (pri 3 plus 6 unused bits), unused byte 0xff.
-        var v2 = GoldenBytes.v2ClientSynStreamFin
+        var v2 = try GoldenBytes.v2ClientSynStreamFin.bytes
         v2[8] |= 0x80
         v2[12] |= 0x80
         v2[16] = 0xff
@@ -517,7 +517,7 @@ struct GoldenReservedBitsTests {
         #expect(try decodeOne(v2, version: .v2) == .frame(GoldenFrames.v2ClientSynStreamFin, header: wireHeader(v2)))
 
         // SPDY/3: X bits on both stream IDs, priority byte 0xff (pri 7 plus 5 unused bits); byte 17 is the slot.
-        var v3 = GoldenBytes.v3ClientSynStreamFin
+        var v3 = try GoldenBytes.v3ClientSynStreamFin.bytes
         v3[8] |= 0x80
         v3[12] |= 0x80
         v3[16] = 0xff
@@ -526,7 +526,7 @@ struct GoldenReservedBitsTests {
 
     @Test("SPDY/2 SYN_REPLY: the X bit and the 16 unused bits after the stream ID are ignored")
     func synReplyUnusedBits() throws {
-        var bytes = GoldenBytes.v2ServerSeq1SynReply
+        var bytes = try GoldenBytes.v2ServerSeq1SynReply.bytes
         bytes[8] |= 0x80
         bytes[12] = 0xff
         bytes[13] = 0xff
@@ -536,6 +536,25 @@ struct GoldenReservedBitsTests {
 }
 
 // MARK: - Header-block frames
+
+/// The frames of Vectors/golden.json, which `python3 Tests/SPDYTests/Vectors/make_vectors.py golden`
+/// writes: SYN_STREAM, SYN_REPLY and HEADERS frames with header blocks deflated by Python's zlib.
+/// The file must hold exactly these frames; if it cannot be read, every test using it fails.
+private enum GoldenBytes: String, CaseIterable {
+    case v2ClientSynStreamFin, v2ClientSeq1SynStream, v2ClientSeq2Headers
+    case v2ServerSeq1SynReply, v2ServerSeq2Headers, v2ServerSeq3Push
+    case v3ClientSynStreamFin, v3ClientSeq1SynStream, v3ClientSeq2Headers
+    case v3ServerSeq1SynReply, v3ServerSeq2Headers, v3ServerSeq3Push
+
+    private static let file = Result {
+        try GeneratedFrames(resource: "golden", expecting: Set(allCases.map(\.rawValue)))
+    }
+
+    /// The frame's bytes.
+    var bytes: [UInt8] {
+        get throws { try Self.file.get().bytes(of: rawValue) }
+    }
+}
 
 /// The frames of the header-block vectors, as the decoder must return them. SPDY/2 pairs are in
 /// the order of their SPDY/2 names on the wire (`host`, `method`, `scheme`, `url`, `version`),
@@ -652,8 +671,9 @@ private struct HeaderSequence: Sendable, CustomTestStringConvertible {
     var testDescription: String { name }
 }
 
-private let headerSequences: [HeaderSequence] = {
-    var sequences: [HeaderSequence] = [
+/// The header-block sequences; throws when Vectors/golden.json cannot be read.
+private func headerSequences() throws -> [HeaderSequence] {
+    var sequences: [HeaderSequence] = try [
         HeaderSequence(
             name: "SPDY/2 client: SYN_STREAM 65536 assoc 1000000007 pri 3 FIN",
             version: .v2,
@@ -661,7 +681,7 @@ private let headerSequences: [HeaderSequence] = {
             vectors: [
                 Vector(
                     name: "SYN_STREAM", frame: GoldenFrames.v2ClientSynStreamFin,
-                    bytes: GoldenBytes.v2ClientSynStreamFin)
+                    bytes: GoldenBytes.v2ClientSynStreamFin.bytes)
             ]
         ),
         HeaderSequence(
@@ -671,9 +691,10 @@ private let headerSequences: [HeaderSequence] = {
             vectors: [
                 Vector(
                     name: "SYN_STREAM", frame: GoldenFrames.v2ClientSeq1SynStream,
-                    bytes: GoldenBytes.v2ClientSeq1SynStream),
+                    bytes: GoldenBytes.v2ClientSeq1SynStream.bytes),
                 Vector(
-                    name: "HEADERS", frame: GoldenFrames.v2ClientSeq2Headers, bytes: GoldenBytes.v2ClientSeq2Headers),
+                    name: "HEADERS", frame: GoldenFrames.v2ClientSeq2Headers,
+                    bytes: GoldenBytes.v2ClientSeq2Headers.bytes),
             ]
         ),
         HeaderSequence(
@@ -682,16 +703,19 @@ private let headerSequences: [HeaderSequence] = {
             role: .server,
             vectors: [
                 Vector(
-                    name: "SYN_REPLY", frame: GoldenFrames.v2ServerSeq1SynReply, bytes: GoldenBytes.v2ServerSeq1SynReply
+                    name: "SYN_REPLY", frame: GoldenFrames.v2ServerSeq1SynReply,
+                    bytes: GoldenBytes.v2ServerSeq1SynReply.bytes
                 ),
                 Vector(
-                    name: "HEADERS", frame: GoldenFrames.v2ServerSeq2Headers, bytes: GoldenBytes.v2ServerSeq2Headers),
-                Vector(name: "SYN_STREAM", frame: GoldenFrames.v2ServerSeq3Push, bytes: GoldenBytes.v2ServerSeq3Push),
+                    name: "HEADERS", frame: GoldenFrames.v2ServerSeq2Headers,
+                    bytes: GoldenBytes.v2ServerSeq2Headers.bytes),
+                Vector(
+                    name: "SYN_STREAM", frame: GoldenFrames.v2ServerSeq3Push, bytes: GoldenBytes.v2ServerSeq3Push.bytes),
             ]
         ),
     ]
     for version in [SPDYVersion.v3, .v3_1] {
-        sequences += [
+        sequences += try [
             HeaderSequence(
                 name: "\(version) client: SYN_STREAM 65536 assoc 1000000007 pri 7 FIN",
                 version: version,
@@ -699,7 +723,7 @@ private let headerSequences: [HeaderSequence] = {
                 vectors: [
                     Vector(
                         name: "SYN_STREAM", frame: GoldenFrames.v3ClientSynStreamFin,
-                        bytes: GoldenBytes.v3ClientSynStreamFin)
+                        bytes: GoldenBytes.v3ClientSynStreamFin.bytes)
                 ]
             ),
             HeaderSequence(
@@ -709,9 +733,10 @@ private let headerSequences: [HeaderSequence] = {
                 vectors: [
                     Vector(
                         name: "SYN_STREAM", frame: GoldenFrames.v3ClientSeq1SynStream,
-                        bytes: GoldenBytes.v3ClientSeq1SynStream),
+                        bytes: GoldenBytes.v3ClientSeq1SynStream.bytes),
                     Vector(
-                        name: "HEADERS", frame: GoldenFrames.v3ClientSeq2Headers, bytes: GoldenBytes.v3ClientSeq2Headers
+                        name: "HEADERS", frame: GoldenFrames.v3ClientSeq2Headers,
+                        bytes: GoldenBytes.v3ClientSeq2Headers.bytes
                     ),
                 ]
             ),
@@ -722,22 +747,25 @@ private let headerSequences: [HeaderSequence] = {
                 vectors: [
                     Vector(
                         name: "SYN_REPLY", frame: GoldenFrames.v3ServerSeq1SynReply,
-                        bytes: GoldenBytes.v3ServerSeq1SynReply),
+                        bytes: GoldenBytes.v3ServerSeq1SynReply.bytes),
                     Vector(
-                        name: "HEADERS", frame: GoldenFrames.v3ServerSeq2Headers, bytes: GoldenBytes.v3ServerSeq2Headers
+                        name: "HEADERS", frame: GoldenFrames.v3ServerSeq2Headers,
+                        bytes: GoldenBytes.v3ServerSeq2Headers.bytes
                     ),
                     Vector(
-                        name: "SYN_STREAM", frame: GoldenFrames.v3ServerSeq3Push, bytes: GoldenBytes.v3ServerSeq3Push),
+                        name: "SYN_STREAM", frame: GoldenFrames.v3ServerSeq3Push,
+                        bytes: GoldenBytes.v3ServerSeq3Push.bytes),
                 ]
             ),
         ]
     }
     return sequences
-}()
+}
 
 @Suite("Golden vectors: SYN_STREAM, SYN_REPLY and HEADERS with Python-zlib header blocks")
 struct GoldenHeaderBlockTests {
-    @Test("The encoder writes exactly the bytes, frame after frame on one zlib stream", arguments: headerSequences)
+    @Test(
+        "The encoder writes exactly the bytes, frame after frame on one zlib stream", arguments: try headerSequences())
     fileprivate func encode(_ sequence: HeaderSequence) throws {
         let encoder = try SPDYFrameEncoder(version: sequence.version, compression: .default(for: sequence.role))
         for vector in sequence.vectors {
@@ -745,7 +773,7 @@ struct GoldenHeaderBlockTests {
         }
     }
 
-    @Test("The decoder reads exactly the frames back, frame after frame", arguments: headerSequences)
+    @Test("The decoder reads exactly the frames back, frame after frame", arguments: try headerSequences())
     fileprivate func decode(_ sequence: HeaderSequence) throws {
         let decoder = try SPDYFrameDecoder(version: sequence.version)
         for vector in sequence.vectors {
@@ -762,7 +790,7 @@ struct GoldenHeaderBlockTests {
         )
     }
 
-    @Test("The fixed fields follow the draft layout", arguments: headerSequences)
+    @Test("The fixed fields follow the draft layout", arguments: try headerSequences())
     fileprivate func fixedFields(_ sequence: HeaderSequence) throws {
         for (index, vector) in sequence.vectors.enumerated() {
             let b = vector.bytes
@@ -793,7 +821,7 @@ struct GoldenHeaderBlockTests {
 
     @Test(
         "The zlib context persists: later frames depend on earlier ones",
-        arguments: headerSequences.filter { $0.vectors.count > 1 })
+        arguments: try headerSequences().filter { $0.vectors.count > 1 })
     fileprivate func contextPersists(_ sequence: HeaderSequence) throws {
         let second = sequence.vectors[1]
         // A fresh encoder writes a new zlib header instead of continuing the stream.
@@ -822,14 +850,15 @@ struct GoldenHeaderBlockTests {
             )
         )
         let encoder = try SPDYFrameEncoder(version: version, compression: .default(for: .client))
-        let expected = version == .v2 ? GoldenBytes.v2ClientSynStreamFin : GoldenBytes.v3ClientSynStreamFin
+        let expected = try (version == .v2 ? GoldenBytes.v2ClientSynStreamFin : .v3ClientSynStreamFin).bytes
         #expect(try encodeBytes(frame, with: encoder) == expected)
     }
 
     @Test("SPDY/2 names stay SPDY/2 names when the decoder does not translate them")
     func spdy2NamesUntranslated() throws {
+        let golden = try GoldenBytes.v2ClientSynStreamFin.bytes
         let decoder = try SPDYFrameDecoder(version: .v2, configuration: .init(translatesSPDY2HeaderNames: false))
-        let events = try decodeEvents(GoldenBytes.v2ClientSynStreamFin, with: decoder)
+        let events = try decodeEvents(golden, with: decoder)
         guard case .frame(.synStream(let f), _) = try #require(events.first) else {
             Issue.record("expected a SYN_STREAM, got \(events)")
             return
@@ -841,284 +870,6 @@ struct GoldenHeaderBlockTests {
         // And an untranslating encoder sends the API's SPDY/2 names as they are, to the same bytes.
         let encoder = try SPDYFrameEncoder(
             version: .v2, compression: .default(for: .client), translatesSPDY2HeaderNames: false)
-        #expect(try encodeBytes(.synStream(f), with: encoder) == GoldenBytes.v2ClientSynStreamFin)
+        #expect(try encodeBytes(.synStream(f), with: encoder) == golden)
     }
 }
-
-// MARK: - Generated vectors
-
-// BEGIN GENERATED (python3 Tests/SPDYTests/Vectors/make_vectors.py golden)
-// Generated by Tests/SPDYTests/Vectors/make_vectors.py golden
-private enum GoldenBytes {
-    /// SPDY/2 client (level 0), fresh session: SYN_STREAM 65536, assoc 1000000007, pri 3, FIN.
-    /// Uncompressed name/value block (116 bytes): b'\x00\x07\x00\x06accept\x00\x03*/*\x00\x04host\x00\x0bexample.com\x00\x06method\x00\x03GET\x00\x06scheme\x00\x05https\x00\x03url\x00\x0b/index.html\x00\x07version\x00\x08HTTP/1.1\x00\x06x-head\x00\x07foo\x00bar'
-    static let v2ClientSynStreamFin: [UInt8] =
-        // Control header: C=1, version 2, type 1 (SYN_STREAM), flags 0x01, length 142
-        [
-            0x80, 0x02, 0x00, 0x01, 0x01, 0x00, 0x00, 0x8e,
-        ] as [UInt8]
-        // Stream-ID 65536, Associated-To-Stream-ID 1000000007, Pri 3 << 6, 8 unused bits
-        + [
-            0x00, 0x01, 0x00, 0x00, 0x3b, 0x9a, 0xca, 0x07, 0xc0, 0x00,
-        ]
-        // Header block deflated by Python zlib 1.2.13: level 0, wbits 11, memLevel 1, strategy 0, SPDY/2 dictionary
-        + [
-            0x38, 0x30, 0xdf, 0xa2, 0x51, 0xb2, 0x00, 0x74, 0x00, 0x8b, 0xff, 0x00,
-            0x07, 0x00, 0x06, 0x61, 0x63, 0x63, 0x65, 0x70, 0x74, 0x00, 0x03, 0x2a,
-            0x2f, 0x2a, 0x00, 0x04, 0x68, 0x6f, 0x73, 0x74, 0x00, 0x0b, 0x65, 0x78,
-            0x61, 0x6d, 0x70, 0x6c, 0x65, 0x2e, 0x63, 0x6f, 0x6d, 0x00, 0x06, 0x6d,
-            0x65, 0x74, 0x68, 0x6f, 0x64, 0x00, 0x03, 0x47, 0x45, 0x54, 0x00, 0x06,
-            0x73, 0x63, 0x68, 0x65, 0x6d, 0x65, 0x00, 0x05, 0x68, 0x74, 0x74, 0x70,
-            0x73, 0x00, 0x03, 0x75, 0x72, 0x6c, 0x00, 0x0b, 0x2f, 0x69, 0x6e, 0x64,
-            0x65, 0x78, 0x2e, 0x68, 0x74, 0x6d, 0x6c, 0x00, 0x07, 0x76, 0x65, 0x72,
-            0x73, 0x69, 0x6f, 0x6e, 0x00, 0x08, 0x48, 0x54, 0x54, 0x50, 0x2f, 0x31,
-            0x2e, 0x31, 0x00, 0x06, 0x78, 0x2d, 0x68, 0x65, 0x61, 0x64, 0x00, 0x07,
-            0x66, 0x6f, 0x6f, 0x00, 0x62, 0x61, 0x72, 0x00, 0x00, 0x00, 0xff, 0xff,
-        ]
-
-    /// SPDY/2 client sequence, frame 1.
-    /// Uncompressed name/value block (109 bytes): b'\x00\x06\x00\x0ccontent-type\x00\ntext/plain\x00\x04host\x00\x0bexample.com\x00\x06method\x00\x04POST\x00\x06scheme\x00\x05https\x00\x03url\x00\x07/upload\x00\x07version\x00\x08HTTP/1.1'
-    static let v2ClientSeq1SynStream: [UInt8] =
-        // Control header: C=1, version 2, type 1 (SYN_STREAM), flags 0x00, length 135
-        [
-            0x80, 0x02, 0x00, 0x01, 0x00, 0x00, 0x00, 0x87,
-        ] as [UInt8]
-        // Stream-ID 1, Associated-To-Stream-ID 0, Pri 1 << 6, 8 unused bits
-        + [
-            0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x40, 0x00,
-        ]
-        // Header block deflated by Python zlib 1.2.13: level 0, wbits 11, memLevel 1, strategy 0, SPDY/2 dictionary
-        + [
-            0x38, 0x30, 0xdf, 0xa2, 0x51, 0xb2, 0x00, 0x6d, 0x00, 0x92, 0xff, 0x00,
-            0x06, 0x00, 0x0c, 0x63, 0x6f, 0x6e, 0x74, 0x65, 0x6e, 0x74, 0x2d, 0x74,
-            0x79, 0x70, 0x65, 0x00, 0x0a, 0x74, 0x65, 0x78, 0x74, 0x2f, 0x70, 0x6c,
-            0x61, 0x69, 0x6e, 0x00, 0x04, 0x68, 0x6f, 0x73, 0x74, 0x00, 0x0b, 0x65,
-            0x78, 0x61, 0x6d, 0x70, 0x6c, 0x65, 0x2e, 0x63, 0x6f, 0x6d, 0x00, 0x06,
-            0x6d, 0x65, 0x74, 0x68, 0x6f, 0x64, 0x00, 0x04, 0x50, 0x4f, 0x53, 0x54,
-            0x00, 0x06, 0x73, 0x63, 0x68, 0x65, 0x6d, 0x65, 0x00, 0x05, 0x68, 0x74,
-            0x74, 0x70, 0x73, 0x00, 0x03, 0x75, 0x72, 0x6c, 0x00, 0x07, 0x2f, 0x75,
-            0x70, 0x6c, 0x6f, 0x61, 0x64, 0x00, 0x07, 0x76, 0x65, 0x72, 0x73, 0x69,
-            0x6f, 0x6e, 0x00, 0x08, 0x48, 0x54, 0x54, 0x50, 0x2f, 0x31, 0x2e, 0x31,
-            0x00, 0x00, 0x00, 0xff, 0xff,
-        ]
-
-    /// SPDY/2 client sequence, frame 2 (FIN).
-    /// Uncompressed name/value block (58 bytes): b'\x00\x02\x00\x0bcontent-md5\x00\x18Q2hlY2sgSW50ZWdyaXR5IQ==\x00\tx-trailer\x00\x04done'
-    static let v2ClientSeq2Headers: [UInt8] =
-        // Control header: C=1, version 2, type 8 (HEADERS), flags 0x01, length 74
-        [
-            0x80, 0x02, 0x00, 0x08, 0x01, 0x00, 0x00, 0x4a,
-        ] as [UInt8]
-        // Stream-ID 1, 16 unused bits
-        + [
-            0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
-        ]
-        // Header block deflated by Python zlib 1.2.13: level 0, wbits 11, memLevel 1, strategy 0, SPDY/2 dictionary
-        + [
-            0x00, 0x3a, 0x00, 0xc5, 0xff, 0x00, 0x02, 0x00, 0x0b, 0x63, 0x6f, 0x6e,
-            0x74, 0x65, 0x6e, 0x74, 0x2d, 0x6d, 0x64, 0x35, 0x00, 0x18, 0x51, 0x32,
-            0x68, 0x6c, 0x59, 0x32, 0x73, 0x67, 0x53, 0x57, 0x35, 0x30, 0x5a, 0x57,
-            0x64, 0x79, 0x61, 0x58, 0x52, 0x35, 0x49, 0x51, 0x3d, 0x3d, 0x00, 0x09,
-            0x78, 0x2d, 0x74, 0x72, 0x61, 0x69, 0x6c, 0x65, 0x72, 0x00, 0x04, 0x64,
-            0x6f, 0x6e, 0x65, 0x00, 0x00, 0x00, 0xff, 0xff,
-        ]
-
-    /// SPDY/2 server sequence, frame 1.
-    /// Uncompressed name/value block (82 bytes): b'\x00\x04\x00\x0ccontent-type\x00\ttext/html\x00\x06server\x00\nswift-spdy\x00\x06status\x00\x06200 OK\x00\x07version\x00\x08HTTP/1.1'
-    static let v2ServerSeq1SynReply: [UInt8] =
-        // Control header: C=1, version 2, type 2 (SYN_REPLY), flags 0x00, length 65
-        [
-            0x80, 0x02, 0x00, 0x02, 0x00, 0x00, 0x00, 0x41,
-        ] as [UInt8]
-        // Stream-ID 1, 16 unused bits
-        + [
-            0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
-        ]
-        // Header block deflated by Python zlib 1.2.13: level 9, wbits 11, memLevel 1, strategy 0, SPDY/2 dictionary
-        + [
-            0x38, 0xea, 0xdf, 0xa2, 0x51, 0xb2, 0x62, 0x60, 0x61, 0xe0, 0x41, 0x0e,
-            0x24, 0x06, 0x4e, 0xb8, 0x3b, 0x19, 0xd8, 0x20, 0x29, 0x81, 0x81, 0xab,
-            0xb8, 0x3c, 0x33, 0xad, 0x44, 0xb7, 0xb8, 0x20, 0xa5, 0x12, 0x28, 0x06,
-            0x36, 0x81, 0x81, 0x0d, 0x98, 0xb2, 0x15, 0xfc, 0xbd, 0x19, 0xd8, 0xa1,
-            0x66, 0x31, 0x70, 0xc0, 0xac, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff,
-        ]
-
-    /// SPDY/2 server sequence, frame 2 (FIN).
-    /// Uncompressed name/value block (79 bytes): b'\x00\x03\x00\x0ccontent-type\x00\ttext/html\x00\x06server\x00\nswift-spdy\x00\x07x-extra\x00\x15swift-spdy, text/html'
-    static let v2ServerSeq2Headers: [UInt8] =
-        // Control header: C=1, version 2, type 8 (HEADERS), flags 0x01, length 31
-        [
-            0x80, 0x02, 0x00, 0x08, 0x01, 0x00, 0x00, 0x1f,
-        ] as [UInt8]
-        // Stream-ID 1, 16 unused bits
-        + [
-            0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
-        ]
-        // Header block deflated by Python zlib 1.2.13: level 9, wbits 11, memLevel 1, strategy 0, SPDY/2 dictionary
-        + [
-            0x62, 0x60, 0x26, 0xcd, 0x44, 0xf6, 0x0a, 0x5d, 0xa0, 0x7c, 0x51, 0x22,
-            0x83, 0x28, 0x42, 0x50, 0x47, 0x01, 0xae, 0x07, 0x00, 0x00, 0x00, 0xff,
-            0xff,
-        ]
-
-    /// SPDY/2 server sequence, frame 3: pushed SYN_STREAM 2, assoc 1, pri 2, UNIDIRECTIONAL.
-    /// Uncompressed name/value block (112 bytes): b'\x00\x06\x00\x0ccontent-type\x00\x08text/css\x00\x04host\x00\x0bexample.com\x00\x06scheme\x00\x05https\x00\x06status\x00\x06200 OK\x00\x03url\x00\n/style.css\x00\x07version\x00\x08HTTP/1.1'
-    static let v2ServerSeq3Push: [UInt8] =
-        // Control header: C=1, version 2, type 1 (SYN_STREAM), flags 0x02, length 74
-        [
-            0x80, 0x02, 0x00, 0x01, 0x02, 0x00, 0x00, 0x4a,
-        ] as [UInt8]
-        // Stream-ID 2, Associated-To-Stream-ID 1, Pri 2 << 6, 8 unused bits
-        + [
-            0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x80, 0x00,
-        ]
-        // Header block deflated by Python zlib 1.2.13: level 9, wbits 11, memLevel 1, strategy 0, SPDY/2 dictionary
-        + [
-            0x62, 0x60, 0x43, 0x33, 0x8e, 0x03, 0x2c, 0x95, 0x5c, 0x5c, 0xcc, 0xc0,
-            0x02, 0xca, 0xde, 0x0c, 0xdc, 0xa9, 0x15, 0x89, 0xb9, 0x05, 0x39, 0xa9,
-            0x7a, 0xc9, 0xf9, 0xb9, 0x40, 0x0b, 0x80, 0x29, 0x2f, 0x37, 0x95, 0x81,
-            0x35, 0xa3, 0xa4, 0xa4, 0xa0, 0x18, 0xc3, 0xb5, 0xcc, 0x20, 0x2f, 0x73,
-            0xe9, 0x17, 0x97, 0x54, 0x82, 0xd4, 0x03, 0x8d, 0xc0, 0x74, 0x3e, 0x00,
-            0x00, 0x00, 0xff, 0xff,
-        ]
-
-    /// SPDY/3 client (level 0), fresh session: SYN_STREAM 65536, assoc 1000000007, pri 7, FIN.
-    /// Uncompressed name/value block (152 bytes): b'\x00\x00\x00\x07\x00\x00\x00\x05:host\x00\x00\x00\x0bexample.com\x00\x00\x00\x07:method\x00\x00\x00\x03GET\x00\x00\x00\x05:path\x00\x00\x00\x0b/index.html\x00\x00\x00\x07:scheme\x00\x00\x00\x05https\x00\x00\x00\x08:version\x00\x00\x00\x08HTTP/1.1\x00\x00\x00\x06accept\x00\x00\x00\x03*/*\x00\x00\x00\x06x-head\x00\x00\x00\x07foo\x00bar'
-    static let v3ClientSynStreamFin: [UInt8] =
-        // Control header: C=1, version 3, type 1 (SYN_STREAM), flags 0x01, length 178
-        [
-            0x80, 0x03, 0x00, 0x01, 0x01, 0x00, 0x00, 0xb2,
-        ] as [UInt8]
-        // Stream-ID 65536, Associated-To-Stream-ID 1000000007, Pri 7 << 5, Slot 0
-        + [
-            0x00, 0x01, 0x00, 0x00, 0x3b, 0x9a, 0xca, 0x07, 0xe0, 0x00,
-        ]
-        // Header block deflated by Python zlib 1.2.13: level 0, wbits 11, memLevel 1, strategy 0, SPDY/3 dictionary
-        + [
-            0x38, 0x30, 0xe3, 0xc6, 0xa7, 0xc2, 0x00, 0x98, 0x00, 0x67, 0xff, 0x00,
-            0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x05, 0x3a, 0x68, 0x6f, 0x73, 0x74,
-            0x00, 0x00, 0x00, 0x0b, 0x65, 0x78, 0x61, 0x6d, 0x70, 0x6c, 0x65, 0x2e,
-            0x63, 0x6f, 0x6d, 0x00, 0x00, 0x00, 0x07, 0x3a, 0x6d, 0x65, 0x74, 0x68,
-            0x6f, 0x64, 0x00, 0x00, 0x00, 0x03, 0x47, 0x45, 0x54, 0x00, 0x00, 0x00,
-            0x05, 0x3a, 0x70, 0x61, 0x74, 0x68, 0x00, 0x00, 0x00, 0x0b, 0x2f, 0x69,
-            0x6e, 0x64, 0x65, 0x78, 0x2e, 0x68, 0x74, 0x6d, 0x6c, 0x00, 0x00, 0x00,
-            0x07, 0x3a, 0x73, 0x63, 0x68, 0x65, 0x6d, 0x65, 0x00, 0x00, 0x00, 0x05,
-            0x68, 0x74, 0x74, 0x70, 0x73, 0x00, 0x00, 0x00, 0x08, 0x3a, 0x76, 0x65,
-            0x72, 0x73, 0x69, 0x6f, 0x6e, 0x00, 0x00, 0x00, 0x08, 0x48, 0x54, 0x54,
-            0x50, 0x2f, 0x31, 0x2e, 0x31, 0x00, 0x00, 0x00, 0x06, 0x61, 0x63, 0x63,
-            0x65, 0x70, 0x74, 0x00, 0x00, 0x00, 0x03, 0x2a, 0x2f, 0x2a, 0x00, 0x00,
-            0x00, 0x06, 0x78, 0x2d, 0x68, 0x65, 0x61, 0x64, 0x00, 0x00, 0x00, 0x07,
-            0x66, 0x6f, 0x6f, 0x00, 0x62, 0x61, 0x72, 0x00, 0x00, 0x00, 0xff, 0xff,
-        ]
-
-    /// SPDY/3 client sequence, frame 1 (slot 5).
-    /// Uncompressed name/value block (141 bytes): b'\x00\x00\x00\x06\x00\x00\x00\x05:host\x00\x00\x00\x0bexample.com\x00\x00\x00\x07:method\x00\x00\x00\x04POST\x00\x00\x00\x05:path\x00\x00\x00\x07/upload\x00\x00\x00\x07:scheme\x00\x00\x00\x05https\x00\x00\x00\x08:version\x00\x00\x00\x08HTTP/1.1\x00\x00\x00\x0ccontent-type\x00\x00\x00\ntext/plain'
-    static let v3ClientSeq1SynStream: [UInt8] =
-        // Control header: C=1, version 3, type 1 (SYN_STREAM), flags 0x00, length 167
-        [
-            0x80, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0xa7,
-        ] as [UInt8]
-        // Stream-ID 1, Associated-To-Stream-ID 0, Pri 2 << 5, Slot 5
-        + [
-            0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x40, 0x05,
-        ]
-        // Header block deflated by Python zlib 1.2.13: level 0, wbits 11, memLevel 1, strategy 0, SPDY/3 dictionary
-        + [
-            0x38, 0x30, 0xe3, 0xc6, 0xa7, 0xc2, 0x00, 0x8d, 0x00, 0x72, 0xff, 0x00,
-            0x00, 0x00, 0x06, 0x00, 0x00, 0x00, 0x05, 0x3a, 0x68, 0x6f, 0x73, 0x74,
-            0x00, 0x00, 0x00, 0x0b, 0x65, 0x78, 0x61, 0x6d, 0x70, 0x6c, 0x65, 0x2e,
-            0x63, 0x6f, 0x6d, 0x00, 0x00, 0x00, 0x07, 0x3a, 0x6d, 0x65, 0x74, 0x68,
-            0x6f, 0x64, 0x00, 0x00, 0x00, 0x04, 0x50, 0x4f, 0x53, 0x54, 0x00, 0x00,
-            0x00, 0x05, 0x3a, 0x70, 0x61, 0x74, 0x68, 0x00, 0x00, 0x00, 0x07, 0x2f,
-            0x75, 0x70, 0x6c, 0x6f, 0x61, 0x64, 0x00, 0x00, 0x00, 0x07, 0x3a, 0x73,
-            0x63, 0x68, 0x65, 0x6d, 0x65, 0x00, 0x00, 0x00, 0x05, 0x68, 0x74, 0x74,
-            0x70, 0x73, 0x00, 0x00, 0x00, 0x08, 0x3a, 0x76, 0x65, 0x72, 0x73, 0x69,
-            0x6f, 0x6e, 0x00, 0x00, 0x00, 0x08, 0x48, 0x54, 0x54, 0x50, 0x2f, 0x31,
-            0x2e, 0x31, 0x00, 0x00, 0x00, 0x0c, 0x63, 0x6f, 0x6e, 0x74, 0x65, 0x6e,
-            0x74, 0x2d, 0x74, 0x79, 0x70, 0x65, 0x00, 0x00, 0x00, 0x0a, 0x74, 0x65,
-            0x78, 0x74, 0x2f, 0x70, 0x6c, 0x61, 0x69, 0x6e, 0x00, 0x00, 0x00, 0xff,
-            0xff,
-        ]
-
-    /// SPDY/3 client sequence, frame 2 (FIN).
-    /// Uncompressed name/value block (68 bytes): b'\x00\x00\x00\x02\x00\x00\x00\x0bcontent-md5\x00\x00\x00\x18Q2hlY2sgSW50ZWdyaXR5IQ==\x00\x00\x00\tx-trailer\x00\x00\x00\x04done'
-    static let v3ClientSeq2Headers: [UInt8] =
-        // Control header: C=1, version 3, type 8 (HEADERS), flags 0x01, length 82
-        [
-            0x80, 0x03, 0x00, 0x08, 0x01, 0x00, 0x00, 0x52,
-        ] as [UInt8]
-        // Stream-ID 1
-        + [
-            0x00, 0x00, 0x00, 0x01,
-        ]
-        // Header block deflated by Python zlib 1.2.13: level 0, wbits 11, memLevel 1, strategy 0, SPDY/3 dictionary
-        + [
-            0x00, 0x44, 0x00, 0xbb, 0xff, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00,
-            0x0b, 0x63, 0x6f, 0x6e, 0x74, 0x65, 0x6e, 0x74, 0x2d, 0x6d, 0x64, 0x35,
-            0x00, 0x00, 0x00, 0x18, 0x51, 0x32, 0x68, 0x6c, 0x59, 0x32, 0x73, 0x67,
-            0x53, 0x57, 0x35, 0x30, 0x5a, 0x57, 0x64, 0x79, 0x61, 0x58, 0x52, 0x35,
-            0x49, 0x51, 0x3d, 0x3d, 0x00, 0x00, 0x00, 0x09, 0x78, 0x2d, 0x74, 0x72,
-            0x61, 0x69, 0x6c, 0x65, 0x72, 0x00, 0x00, 0x00, 0x04, 0x64, 0x6f, 0x6e,
-            0x65, 0x00, 0x00, 0x00, 0xff, 0xff,
-        ]
-
-    /// SPDY/3 server sequence, frame 1.
-    /// Uncompressed name/value block (102 bytes): b'\x00\x00\x00\x04\x00\x00\x00\x07:status\x00\x00\x00\x06200 OK\x00\x00\x00\x08:version\x00\x00\x00\x08HTTP/1.1\x00\x00\x00\x0ccontent-type\x00\x00\x00\ttext/html\x00\x00\x00\x06server\x00\x00\x00\nswift-spdy'
-    static let v3ServerSeq1SynReply: [UInt8] =
-        // Control header: C=1, version 3, type 2 (SYN_REPLY), flags 0x00, length 49
-        [
-            0x80, 0x03, 0x00, 0x02, 0x00, 0x00, 0x00, 0x31,
-        ] as [UInt8]
-        // Stream-ID 1
-        + [
-            0x00, 0x00, 0x00, 0x01,
-        ]
-        // Header block deflated by Python zlib 1.2.13: level 9, wbits 11, memLevel 1, strategy 0, SPDY/3 dictionary
-        + [
-            0x38, 0xea, 0xe3, 0xc6, 0xa7, 0xc2, 0x02, 0x25, 0x6f, 0x50, 0x7a, 0xb4,
-            0xc2, 0x92, 0x48, 0x39, 0xac, 0xb0, 0xa7, 0x52, 0xf4, 0x92, 0x87, 0x13,
-            0x1e, 0x00, 0x28, 0xb9, 0x8e, 0xab, 0xb8, 0x3c, 0x33, 0xad, 0x44, 0xb7,
-            0xb8, 0x20, 0xa5, 0x12, 0x00, 0x00, 0x00, 0xff, 0xff,
-        ]
-
-    /// SPDY/3 server sequence, frame 2 (FIN).
-    /// Uncompressed name/value block (93 bytes): b'\x00\x00\x00\x03\x00\x00\x00\x0ccontent-type\x00\x00\x00\ttext/html\x00\x00\x00\x06server\x00\x00\x00\nswift-spdy\x00\x00\x00\x07x-extra\x00\x00\x00\x15swift-spdy, text/html'
-    static let v3ServerSeq2Headers: [UInt8] =
-        // Control header: C=1, version 3, type 8 (HEADERS), flags 0x01, length 30
-        [
-            0x80, 0x03, 0x00, 0x08, 0x01, 0x00, 0x00, 0x1e,
-        ] as [UInt8]
-        // Stream-ID 1
-        + [
-            0x00, 0x00, 0x00, 0x01,
-        ]
-        // Header block deflated by Python zlib 1.2.13: level 9, wbits 11, memLevel 1, strategy 0, SPDY/3 dictionary
-        + [
-            0x02, 0x25, 0x6d, 0x72, 0x35, 0xb2, 0x57, 0xe8, 0x02, 0x55, 0x15, 0x81,
-            0x72, 0x9e, 0x28, 0x42, 0x42, 0x47, 0x01, 0xae, 0x17, 0x00, 0x00, 0x00,
-            0xff, 0xff,
-        ]
-
-    /// SPDY/3 server sequence, frame 3: pushed SYN_STREAM 2, assoc 1, pri 0, FIN|UNIDIRECTIONAL.
-    /// Uncompressed name/value block (144 bytes): b'\x00\x00\x00\x06\x00\x00\x00\x05:host\x00\x00\x00\x0bexample.com\x00\x00\x00\x05:path\x00\x00\x00\n/style.css\x00\x00\x00\x07:scheme\x00\x00\x00\x05https\x00\x00\x00\x07:status\x00\x00\x00\x06200 OK\x00\x00\x00\x08:version\x00\x00\x00\x08HTTP/1.1\x00\x00\x00\x0ccontent-type\x00\x00\x00\x08text/css'
-    static let v3ServerSeq3Push: [UInt8] =
-        // Control header: C=1, version 3, type 1 (SYN_STREAM), flags 0x03, length 73
-        [
-            0x80, 0x03, 0x00, 0x01, 0x03, 0x00, 0x00, 0x49,
-        ] as [UInt8]
-        // Stream-ID 2, Associated-To-Stream-ID 1, Pri 0 << 5, Slot 0
-        + [
-            0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
-        ]
-        // Header block deflated by Python zlib 1.2.13: level 9, wbits 11, memLevel 1, strategy 0, SPDY/3 dictionary
-        + [
-            0x02, 0xe9, 0x05, 0x95, 0x08, 0x56, 0xd0, 0x32, 0x8d, 0x3b, 0xb5, 0x22,
-            0x11, 0x94, 0x36, 0xf4, 0x92, 0xc1, 0x45, 0x1d, 0xab, 0x55, 0x41, 0x22,
-            0xb8, 0x90, 0xe5, 0xd2, 0x2f, 0x2e, 0xa9, 0x04, 0x09, 0x17, 0x17, 0x43,
-            0x7c, 0x0c, 0x2c, 0xdb, 0x73, 0xc1, 0x15, 0x40, 0x46, 0x49, 0x49, 0x41,
-            0x31, 0xa5, 0xa1, 0xc0, 0x01, 0x76, 0x10, 0xd0, 0x70, 0x00, 0x00, 0x00,
-            0x00, 0xff, 0xff,
-        ]
-
-}
-// END GENERATED

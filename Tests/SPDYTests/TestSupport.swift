@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 @testable import SPDY
@@ -147,5 +148,96 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
         z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
         return z ^ (z >> 31)
+    }
+}
+
+// MARK: - Generated vectors
+
+/// The frames of a JSON file that Vectors/make_vectors.py writes (Vectors/golden.json,
+/// Vectors/interop.json: resources of this target, see Package.swift). The file maps a frame's
+/// name to its parts; the frame is the bytes of its parts' "hex" strings, in order.
+struct GeneratedFrames: Sendable {
+    /// Why a vector file could not be used.
+    struct LoadError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    private struct File: Decodable {
+        struct Frame: Decodable {
+            struct Part: Decodable {
+                var hex: String
+            }
+            var parts: [Part]
+        }
+        var frames: [String: Frame]
+    }
+
+    /// The file's name, for messages.
+    let file: String
+    private let frames: [String: [UInt8]]
+
+    /// Reads `<resource>.json` from this target's bundle. Throws if it is missing or malformed,
+    /// or if its frames are not exactly `expected` (by name).
+    init(resource: String, expecting expected: Set<String>) throws {
+        file = "Vectors/\(resource).json"
+        guard let url = Bundle.module.url(forResource: resource, withExtension: "json") else {
+            throw LoadError(description: "\(file) is not in the SPDYTests resource bundle (Package.swift)")
+        }
+        let decoded: File
+        do {
+            decoded = try JSONDecoder().decode(File.self, from: Data(contentsOf: url))
+        } catch {
+            throw LoadError(description: "\(file) cannot be read: \(error)")
+        }
+        var frames: [String: [UInt8]] = [:]
+        for (name, frame) in decoded.frames {
+            var bytes: [UInt8] = []
+            for part in frame.parts {
+                guard let partBytes = Self.bytes(hex: part.hex) else {
+                    throw LoadError(description: "\(file): frame \(name) has a part that is not hex: \(part.hex)")
+                }
+                bytes += partBytes
+            }
+            guard !bytes.isEmpty else { throw LoadError(description: "\(file): frame \(name) is empty") }
+            frames[name] = bytes
+        }
+        let names = Set(frames.keys)
+        guard names == expected else {
+            throw LoadError(
+                description: "\(file) does not hold the expected frames: missing "
+                    + "\(expected.subtracting(names).sorted()), unexpected \(names.subtracting(expected).sorted())"
+            )
+        }
+        self.frames = frames
+    }
+
+    /// The bytes of the frame `name`.
+    func bytes(of name: String) throws -> [UInt8] {
+        guard let bytes = frames[name] else { throw LoadError(description: "\(file) has no frame \(name)") }
+        return bytes
+    }
+
+    /// The bytes an even-length string of hex digits spells, or nil.
+    private static func bytes(hex: String) -> [UInt8]? {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        var index = 0
+        while index < digits.count {
+            guard let high = hexValue(digits[index]), let low = hexValue(digits[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        return bytes
+    }
+
+    private static func hexValue(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates the golden frames pasted into GoldenVectorTests.swift and ZlibInteropTests.swift.
+"""Writes the golden frames of GoldenVectorTests.swift and ZlibInteropTests.swift as JSON files.
 
 Every frame is laid out here by hand from the SPDY drafts (draft 2 and draft 3;
 SPDY/3.1 frames are SPDY/3 frames on the wire). The name/value header blocks are
@@ -13,14 +13,34 @@ zlib, an implementation independent of the library under test:
 One compressobj is one session's header compression: frames of a sequence share it,
 so a later frame's bytes depend on the earlier ones (as they do on the wire).
 
-Usage:
-    python3 make_vectors.py golden    # the GoldenBytes enum for GoldenVectorTests.swift
-    python3 make_vectors.py interop   # the PeerFrames enum for ZlibInteropTests.swift
+Output (next to this script, resources of the SPDYTests target, see Package.swift):
+    golden.json    the frames GoldenVectorTests.swift reads (its GoldenBytes names)
+    interop.json   the frames ZlibInteropTests.swift reads (its PeerFrames names)
+Each file maps a frame's name to its parts (control header, fixed fields, deflated
+header block: "hex" bytes, "what" a description); the frame is the parts' bytes in
+order. "nameValueBlock" (the uncompressed block) and "note" are documentation only.
 
-Paste the output between the "BEGIN GENERATED" and "END GENERATED" markers of the
-test file, then run `swift format format -i` on it. The tests do not need Python.
+Usage (from anywhere; Python 3.8 or later, standard library only):
+    python3 Tests/SPDYTests/Vectors/make_vectors.py            # writes both files
+    python3 Tests/SPDYTests/Vectors/make_vectors.py golden     # writes golden.json only
+    python3 Tests/SPDYTests/Vectors/make_vectors.py interop    # writes interop.json only
+    python3 Tests/SPDYTests/Vectors/make_vectors.py --check    # exit 1 if a file differs
+
+Requirements:
+  - python3 with its zlib module (built in on Debian: python3-minimal / libpython3-stdlib;
+    nothing to install with pip). The compressed bytes were made with zlib 1.2.13, the
+    "zlib" field of each file; another zlib release may compress levels 1-9 differently,
+    which --check reports.
+  - The SPDY/2 and SPDY/3 zlib dictionaries as raw files spdy2_dict.bin (907 bytes) and
+    spdy3_dict.bin (1423 bytes) in $SPDY_REFERENCE_DIR (default /work/shared/reference).
+    They are not on a fresh machine: copy them there, or point SPDY_REFERENCE_DIR at
+    a folder holding them (the script checks their length and Adler-32).
+
+The tests do not need Python: they read the JSON files (Bundle.module), and a file
+that is missing or malformed, or lacks a frame, fails the tests that use it.
 """
 
+import json
 import os
 import struct
 import sys
@@ -123,15 +143,6 @@ class Session:
         return header, fixed, compressed, block
 
 
-def swift_bytes(data, indent):
-    if not data:
-        return "[]"
-    lines = []
-    for i in range(0, len(data), 12):
-        lines.append(indent + "    " + ", ".join("0x%02x" % b for b in data[i : i + 12]) + ",")
-    return "[\n" + "\n".join(lines) + "\n" + indent + "]"
-
-
 def describe_fixed(version, frame_type, stream_id, assoc, priority, slot):
     if frame_type == SYN_STREAM:
         if version == 2:
@@ -142,26 +153,30 @@ def describe_fixed(version, frame_type, stream_id, assoc, priority, slot):
     return "Stream-ID %d" % stream_id
 
 
-def emit(name, session, frame_type, flags, stream_id, headers, assoc=0, priority=0, slot=0, note=None):
+def emit(frames, name, session, frame_type, flags, stream_id, headers, assoc=0, priority=0, slot=0, note=None):
+    """Adds frame `name` to `frames`: its parts, described, and its uncompressed block."""
+    assert name not in frames, name
     header, fixed, compressed, block = session.frame(frame_type, flags, stream_id, headers, assoc, priority, slot)
-    ind = "        "
-    out = []
-    if note:
-        out.append("    /// " + note)
-    out.append("    /// Uncompressed name/value block (%d bytes): %r" % (len(block), block))
-    out.append("    static let %s: [UInt8] =" % name)
-    out.append(
-        ind
-        + "// Control header: C=1, version %d, type %d (%s), flags 0x%02x, length %d"
-        % (session.version, frame_type, TYPE_NAMES[frame_type], flags, len(fixed) + len(compressed))
-    )
-    out.append(ind + swift_bytes(header, ind) + " as [UInt8]")
-    out.append(ind + "// " + describe_fixed(session.version, frame_type, stream_id, assoc, priority, slot))
-    out.append(ind + "+ " + swift_bytes(fixed, ind))
-    out.append(ind + "// Header block deflated by Python zlib %s: %s" % (zlib.ZLIB_RUNTIME_VERSION, session.settings))
-    out.append(ind + "+ " + swift_bytes(compressed, ind))
-    print("\n".join(out))
-    print()
+    length = len(fixed) + len(compressed)
+    frames[name] = {
+        "note": note,
+        "parts": [
+            {
+                "what": "Control header: C=1, version %d, type %d (%s), flags 0x%02x, length %d"
+                % (session.version, frame_type, TYPE_NAMES[frame_type], flags, length),
+                "hex": header.hex(),
+            },
+            {
+                "what": describe_fixed(session.version, frame_type, stream_id, assoc, priority, slot),
+                "hex": fixed.hex(),
+            },
+            {
+                "what": "Header block deflated by Python zlib %s: %s" % (zlib.ZLIB_RUNTIME_VERSION, session.settings),
+                "hex": compressed.hex(),
+            },
+        ],
+        "nameValueBlock": {"length": len(block), "hex": block.hex()},
+    }
 
 
 REQUEST_V = [
@@ -196,11 +211,12 @@ PUSH = [
 
 
 def golden():
-    print("// Generated by Tests/SPDYTests/Vectors/make_vectors.py golden")
-    print("private enum GoldenBytes {")
+    """The frames of GoldenVectorTests.swift (GoldenBytes)."""
+    frames = {}
     # SPDY/2, client defaults (level 0).
     s = Session(2, 0)
     emit(
+        frames,
         "v2ClientSynStreamFin",
         s,
         SYN_STREAM,
@@ -212,13 +228,14 @@ def golden():
         note="SPDY/2 client (level 0), fresh session: SYN_STREAM 65536, assoc 1000000007, pri 3, FIN.",
     )
     s = Session(2, 0)
-    emit("v2ClientSeq1SynStream", s, SYN_STREAM, 0x00, 1, UPLOAD, priority=1, note="SPDY/2 client sequence, frame 1.")
-    emit("v2ClientSeq2Headers", s, HEADERS, 0x01, 1, UPLOAD_TRAILER, note="SPDY/2 client sequence, frame 2 (FIN).")
+    emit(frames, "v2ClientSeq1SynStream", s, SYN_STREAM, 0x00, 1, UPLOAD, priority=1, note="SPDY/2 client sequence, frame 1.")
+    emit(frames, "v2ClientSeq2Headers", s, HEADERS, 0x01, 1, UPLOAD_TRAILER, note="SPDY/2 client sequence, frame 2 (FIN).")
     # SPDY/2, server defaults (level 9).
     s = Session(2, 9)
-    emit("v2ServerSeq1SynReply", s, SYN_REPLY, 0x00, 1, REPLY, note="SPDY/2 server sequence, frame 1.")
-    emit("v2ServerSeq2Headers", s, HEADERS, 0x01, 1, REPLY_MORE, note="SPDY/2 server sequence, frame 2 (FIN).")
+    emit(frames, "v2ServerSeq1SynReply", s, SYN_REPLY, 0x00, 1, REPLY, note="SPDY/2 server sequence, frame 1.")
+    emit(frames, "v2ServerSeq2Headers", s, HEADERS, 0x01, 1, REPLY_MORE, note="SPDY/2 server sequence, frame 2 (FIN).")
     emit(
+        frames,
         "v2ServerSeq3Push",
         s,
         SYN_STREAM,
@@ -232,6 +249,7 @@ def golden():
     # SPDY/3 (and 3.1), client defaults (level 0).
     s = Session(3, 0)
     emit(
+        frames,
         "v3ClientSynStreamFin",
         s,
         SYN_STREAM,
@@ -244,6 +262,7 @@ def golden():
     )
     s = Session(3, 0)
     emit(
+        frames,
         "v3ClientSeq1SynStream",
         s,
         SYN_STREAM,
@@ -254,12 +273,13 @@ def golden():
         slot=5,
         note="SPDY/3 client sequence, frame 1 (slot 5).",
     )
-    emit("v3ClientSeq2Headers", s, HEADERS, 0x01, 1, UPLOAD_TRAILER, note="SPDY/3 client sequence, frame 2 (FIN).")
+    emit(frames, "v3ClientSeq2Headers", s, HEADERS, 0x01, 1, UPLOAD_TRAILER, note="SPDY/3 client sequence, frame 2 (FIN).")
     # SPDY/3 (and 3.1), server defaults (level 9).
     s = Session(3, 9)
-    emit("v3ServerSeq1SynReply", s, SYN_REPLY, 0x00, 1, REPLY, note="SPDY/3 server sequence, frame 1.")
-    emit("v3ServerSeq2Headers", s, HEADERS, 0x01, 1, REPLY_MORE, note="SPDY/3 server sequence, frame 2 (FIN).")
+    emit(frames, "v3ServerSeq1SynReply", s, SYN_REPLY, 0x00, 1, REPLY, note="SPDY/3 server sequence, frame 1.")
+    emit(frames, "v3ServerSeq2Headers", s, HEADERS, 0x01, 1, REPLY_MORE, note="SPDY/3 server sequence, frame 2 (FIN).")
     emit(
+        frames,
         "v3ServerSeq3Push",
         s,
         SYN_STREAM,
@@ -270,37 +290,76 @@ def golden():
         priority=0,
         note="SPDY/3 server sequence, frame 3: pushed SYN_STREAM 2, assoc 1, pri 0, FIN|UNIDIRECTIONAL.",
     )
-    print("}")
+    return frames
 
 
 def interop():
-    print("// Generated by Tests/SPDYTests/Vectors/make_vectors.py interop")
-    print("private enum PeerFrames {")
+    """The frames of ZlibInteropTests.swift (PeerFrames)."""
+    frames = {}
     # A peer compressing at level 9 with a 32 KiB window and default memLevel.
     s = Session(3, 9, wbits=15, memlevel=8)
-    emit("v3Level9Window15SynReply", s, SYN_REPLY, 0x00, 1, REPLY, note="SPDY/3 peer, level 9, window bits 15.")
+    emit(frames, "v3Level9Window15SynReply", s, SYN_REPLY, 0x00, 1, REPLY, note="SPDY/3 peer, level 9, window bits 15.")
     # A level-6 peer: a two-frame sequence on one stream (the second depends on the first).
     s = Session(3, 6, wbits=15, memlevel=8)
-    emit("v3Level6Seq1SynStream", s, SYN_STREAM, 0x00, 1, UPLOAD, priority=3, note="SPDY/3 peer, level 6, frame 1.")
-    emit("v3Level6Seq2Headers", s, HEADERS, 0x01, 1, UPLOAD_TRAILER, note="SPDY/3 peer, level 6, frame 2.")
-    emit("v3Level6Seq3Headers", s, HEADERS, 0x00, 3, UPLOAD_TRAILER, note="SPDY/3 peer, level 6, frame 3 (repeat).")
+    emit(frames, "v3Level6Seq1SynStream", s, SYN_STREAM, 0x00, 1, UPLOAD, priority=3, note="SPDY/3 peer, level 6, frame 1.")
+    emit(frames, "v3Level6Seq2Headers", s, HEADERS, 0x01, 1, UPLOAD_TRAILER, note="SPDY/3 peer, level 6, frame 2.")
+    emit(frames, "v3Level6Seq3Headers", s, HEADERS, 0x00, 3, UPLOAD_TRAILER, note="SPDY/3 peer, level 6, frame 3 (repeat).")
     # A SPDY/2 peer at level 6, window bits 15, writing SPDY/2 names.
     s = Session(2, 6, wbits=15, memlevel=8)
-    emit("v2Level6SynStream", s, SYN_STREAM, 0x01, 1, REQUEST_V, priority=0, note="SPDY/2 peer, level 6, window 15.")
-    emit("v2Level6SynReply", s, SYN_REPLY, 0x00, 1, REPLY, note="SPDY/2 peer, level 6, frame 2.")
+    emit(frames, "v2Level6SynStream", s, SYN_STREAM, 0x01, 1, REQUEST_V, priority=0, note="SPDY/2 peer, level 6, window 15.")
+    emit(frames, "v2Level6SynReply", s, SYN_REPLY, 0x00, 1, REPLY, note="SPDY/2 peer, level 6, frame 2.")
     # Other strategies and memory levels.
     s = Session(3, 1, wbits=9, memlevel=9, strategy=zlib.Z_FILTERED)
-    emit("v3Level1FilteredSynReply", s, SYN_REPLY, 0x00, 1, REPLY, note="SPDY/3 peer, level 1, Z_FILTERED, window 9.")
+    emit(frames, "v3Level1FilteredSynReply", s, SYN_REPLY, 0x00, 1, REPLY, note="SPDY/3 peer, level 1, Z_FILTERED, window 9.")
     s = Session(3, 9, wbits=15, memlevel=8, strategy=zlib.Z_HUFFMAN_ONLY)
-    emit("v3HuffmanOnlySynReply", s, SYN_REPLY, 0x00, 1, REPLY, note="SPDY/3 peer, Z_HUFFMAN_ONLY.")
+    emit(frames, "v3HuffmanOnlySynReply", s, SYN_REPLY, 0x00, 1, REPLY, note="SPDY/3 peer, Z_HUFFMAN_ONLY.")
     # Wrong dictionaries: the SPDY/2 dictionary in a SPDY/3 session and vice versa.
     s = Session(3, 9, zdict=SPDY2_DICT)
-    emit("v3FrameWithSPDY2Dictionary", s, SYN_REPLY, 0x00, 1, REPLY, note="SPDY/3 frame deflated with the v2 dict.")
+    emit(frames, "v3FrameWithSPDY2Dictionary", s, SYN_REPLY, 0x00, 1, REPLY, note="SPDY/3 frame deflated with the v2 dict.")
     s = Session(2, 9, zdict=SPDY3_DICT)
-    emit("v2FrameWithSPDY3Dictionary", s, SYN_REPLY, 0x00, 1, REPLY, note="SPDY/2 frame deflated with the v3 dict.")
-    print("}")
+    emit(frames, "v2FrameWithSPDY3Dictionary", s, SYN_REPLY, 0x00, 1, REPLY, note="SPDY/2 frame deflated with the v3 dict.")
+    return frames
+
+
+GENERATORS = {"golden": golden, "interop": interop}
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def render(which):
+    """The JSON text of `which`.json."""
+    document = {
+        "generator": "python3 Tests/SPDYTests/Vectors/make_vectors.py %s" % which,
+        "zlib": zlib.ZLIB_RUNTIME_VERSION,
+        "frames": GENERATORS[which](),
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def main(arguments):
+    check = "--check" in arguments
+    names = [a for a in arguments if a != "--check"] or list(GENERATORS)
+    unknown = [name for name in names if name not in GENERATORS]
+    if unknown:
+        sys.exit("usage: make_vectors.py [--check] [golden] [interop]; unknown: %s" % " ".join(unknown))
+    stale = []
+    for which in names:
+        path = os.path.join(HERE, which + ".json")
+        text = render(which)
+        if check:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    current = f.read()
+            except FileNotFoundError:
+                current = None
+            if current != text:
+                stale.append(path)
+            continue
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        print("wrote %s" % path)
+    if stale:
+        sys.exit("out of date (run make_vectors.py): %s" % " ".join(stale))
 
 
 if __name__ == "__main__":
-    which = sys.argv[1] if len(sys.argv) > 1 else "golden"
-    {"golden": golden, "interop": interop}[which]()
+    main(sys.argv[1:])
