@@ -20,7 +20,8 @@ struct StreamTableTests {
                 let id = SPDYStreamID(uncheckedRawValue: UInt32(1 + random.next() % 5_000))
                 guard model[id] == nil else { continue }
                 let stream = SPDYStream()
-                stream.open(id: id, state: .opening, priority: 0, sendWindow: 0, recvWindow: 0, userData: nil)
+                stream.open(
+                    id: id, machine: StreamStateMachine(), priority: 0, sendWindow: 0, recvWindow: 0, userData: nil)
                 table.insert(stream)
                 model[id] = stream
             } else if let id = model.keys.randomElement(using: &random) {

@@ -182,9 +182,12 @@ extension SPDYSession {
         let fin = f.flags.contains(.fin)
         let unidirectional = f.flags.contains(.unidirectional)
         if !(fin && unidirectional) {
-            let stream = openStream(f.streamID, state: .opening, priority: f.priority, userData: nil)
-            stream.shutRead = fin
-            stream.shutWrite = unidirectional
+            openStream(
+                f.streamID,
+                machine: StreamStateMachine(peerSynStreamFin: fin, unidirectional: unidirectional),
+                priority: f.priority,
+                userData: nil
+            )
             if f.associatedStreamID != .zero {
                 self.stream(f.associatedStreamID)?.pushedStreams.append(f.streamID)
             }
@@ -214,53 +217,49 @@ extension SPDYSession {
     }
 
     private func synReplyReceived(_ f: SPDYFrame.SynReply, frame: SPDYFrame, header: SPDYControlFrameHeader) {
-        var status = SPDYStreamStatus.protocolError
-        if let stream = stream(f.streamID), isLocallyInitiated(f.streamID) {
-            switch stream.state {
-            case .opening where !stream.shutRead:
-                stream.state = .opened
-                notify { try callbacks.onControlFrameReceived?(self, frame, header) }
-                if f.flags.contains(.fin) {
-                    stream.shutRead = true
-                    closeIfBothShut(stream)
-                }
-                return
-            case .closing:
-                // A RST_STREAM is on its way; the reply crossed it.
-                return
-            case .opened:
-                // A second SYN_REPLY, even after the first one's FIN (draft 3 §2.6.2).
-                if version != .v2 { status = .streamInUse }
-            default:
-                // A reply to a UNIDIRECTIONAL stream, which expects none.
-                break
-            }
+        guard let stream = stream(f.streamID) else {
+            rejectStreamFrame(f.streamID, frame, status: .protocolError)
+            return
         }
-        rejectStreamFrame(f.streamID, frame, status: status)
+        let result = stream.machine.receiveSynReply(fin: f.flags.contains(.fin), version: version)
+        acceptOrReject(result, stream, frame) {
+            notify { try callbacks.onControlFrameReceived?(self, frame, header) }
+        }
+    }
+
+    /// Acts on what a stream's state machine said of a received control frame: `accepted`
+    /// reports it, then the stream closes if both halves now are; a refusal gets RST_STREAM.
+    private func acceptOrReject(
+        _ result: StreamStateMachine.ReceiveResult,
+        _ stream: SPDYStream,
+        _ frame: SPDYFrame,
+        accepted: () -> Void
+    ) {
+        switch result {
+        case .succeed:
+            accepted()
+        case .succeedAndClose:
+            accepted()
+            close(stream, status: .ok)
+        case .ignore:
+            break
+        case .streamError(let status):
+            rejectStreamFrame(stream.id, frame, status: status)
+        }
     }
 
     private func headersReceived(_ f: SPDYFrame.Headers, frame: SPDYFrame, header: SPDYControlFrameHeader) {
-        if let stream = stream(f.streamID), !stream.shutRead {
-            if stream.state == .closing { return }
-            if isLocallyInitiated(f.streamID) {
-                guard stream.state == .opened else {
-                    rejectStreamFrame(f.streamID, frame, status: .protocolError)
-                    return
-                }
-                notify { try callbacks.onControlFrameReceived?(self, frame, header) }
-            } else {
-                notify { try callbacks.onControlFrameReceived?(self, frame, header) }
-                if f.flags.contains(.fin) {
-                    notify { try callbacks.onRequestReceived?(self, f.streamID) }
-                }
-            }
-            if f.flags.contains(.fin) {
-                stream.shutRead = true
-                closeIfBothShut(stream)
-            }
+        guard let stream = stream(f.streamID) else {
+            rejectStreamFrame(f.streamID, frame, status: .protocolError)
             return
         }
-        rejectStreamFrame(f.streamID, frame, status: .protocolError)
+        let fin = f.flags.contains(.fin)
+        acceptOrReject(stream.machine.receiveHeaders(fin: fin), stream, frame) {
+            notify { try callbacks.onControlFrameReceived?(self, frame, header) }
+            if fin && !stream.machine.isLocallyInitiated {
+                notify { try callbacks.onRequestReceived?(self, f.streamID) }
+            }
+        }
     }
 
     private func rstStreamReceived(_ f: SPDYFrame.RstStream, frame: SPDYFrame, header: SPDYControlFrameHeader) {
@@ -375,12 +374,6 @@ extension SPDYSession {
 
     // MARK: - DATA
 
-    private func dataReceiveAllowed(_ stream: SPDYStream?) -> Bool {
-        guard let stream, !stream.shutRead else { return false }
-        if isLocallyInitiated(stream.id) { return stream.state == .opened }
-        return stream.state != .closing
-    }
-
     private func handleDataChunk(_ chunk: SPDYDataChunk) {
         let id = chunk.header.streamID
         // One lookup serves the whole chunk: the checks, the window and the end of the frame.
@@ -389,7 +382,7 @@ extension SPDYSession {
         if let current = currentDataFrame {
             allowed = current.allowed
         } else {
-            allowed = dataReceiveAllowed(stream)
+            allowed = stream?.machine.acceptsData ?? false
         }
         let count = chunk.payload.readableBytes
         if count > 0 {
@@ -437,31 +430,20 @@ extension SPDYSession {
             return
         }
         let fin = header.flags.contains(.fin)
-        var valid = false
-        if stream.shutRead {
-            // DATA after the peer's FIN: the drafts' STREAM_ALREADY_CLOSED (a status SPDY/2
-            // lacks; it gets PROTOCOL_ERROR). A stream we are resetting ignores it.
-            if stream.state != .closing {
-                rejectDataFrame(id, status: version == .v2 ? .protocolError : .streamAlreadyClosed)
-            }
-        } else if isLocallyInitiated(id) {
-            if stream.state == .opened {
-                valid = true
-                notify { try callbacks.onDataReceived?(self, header.flags, id, header.length) }
-            } else if stream.state != .closing {
-                // DATA before the SYN_REPLY: a stream error PROTOCOL_ERROR (draft 3 §2.2.2).
-                rejectDataFrame(id, status: .protocolError)
-            }
-        } else if stream.state != .closing {
-            valid = true
+        let result = stream.machine.receiveEndOfDataFrame(fin: fin, version: version)
+        switch result {
+        case .succeed, .succeedAndClose:
             notify { try callbacks.onDataReceived?(self, header.flags, id, header.length) }
-            if fin {
+            if fin && !stream.machine.isLocallyInitiated {
                 notify { try callbacks.onRequestReceived?(self, id) }
             }
-        }
-        if valid && fin {
-            stream.shutRead = true
-            closeIfBothShut(stream)
+            if result == .succeedAndClose {
+                close(stream, status: .ok)
+            }
+        case .ignore:
+            break
+        case .streamError(let status):
+            rejectDataFrame(id, status: status)
         }
     }
 

@@ -84,7 +84,8 @@ extension SPDYSession {
                 if case .control(let control) = item.payload { control.streamUserData } else { nil }
             if case .synStream(let syn) = frame {
                 // The stream exists from here on, so callbacks can read its user data.
-                openStream(syn.streamID, state: .initial, priority: syn.priority, userData: streamUserData)
+                openStream(
+                    syn.streamID, machine: StreamStateMachine(), priority: syn.priority, userData: streamUserData)
             }
             if let failure = sendPrecondition(of: frame) {
                 controlFrameNotSent(frame, failure)
@@ -110,7 +111,7 @@ extension SPDYSession {
             notify { try callbacks.beforeControlFrameSend?(self, frame) }
             return ActiveFrame(item: item, head: frameBuffer, body: nil)
         case .data(let data):
-            guard dataSendPrecondition(data.streamID) == nil, let stream = stream(data.streamID) else {
+            guard let stream = stream(data.streamID), canSendData(stream) else {
                 return nil
             }
             return try readData(data, stream: stream, item: item)
@@ -136,28 +137,14 @@ extension SPDYSession {
             return nil
         case .synReply(let f):
             guard let stream = stream(f.streamID) else { return .streamClosed }
-            if stream.shutWrite { return .streamShutWR }
-            if isLocallyInitiated(f.streamID) { return .invalidStreamID }
-            switch stream.state {
-            case .opening: return nil
-            case .closing: return .streamClosing
-            default: return .invalidStreamState
-            }
+            return stream.machine.refusalOfSynReply()
         case .headers(let f):
             guard let stream = stream(f.streamID) else { return .streamClosed }
-            if stream.shutWrite { return .streamShutWR }
-            if isLocallyInitiated(f.streamID) {
-                return stream.state == .closing ? .streamClosing : nil
-            }
-            switch stream.state {
-            case .opened: return nil
-            case .closing: return .streamClosing
-            default: return .invalidStreamState
-            }
+            return stream.machine.refusalOfHeaders()
         case .windowUpdate(let f):
             if f.streamID == .zero && sessionFlowControlOn { return nil }
             guard let stream = stream(f.streamID) else { return .streamClosed }
-            return stream.state == .closing ? .streamClosing : nil
+            return stream.machine.refusalOfWindowUpdate()
         case .goAway:
             return goAwaySent ? .goAwayAlreadySent : nil
         default:
@@ -165,18 +152,9 @@ extension SPDYSession {
         }
     }
 
-    private func dataSendPrecondition(_ streamID: SPDYStreamID) -> SPDYError.Code? {
-        guard let stream = stream(streamID) else { return .streamClosed }
-        if stream.shutWrite { return .streamShutWR }
-        if stream.deferredData != nil { return .deferredDataExist }
-        if isLocallyInitiated(streamID) {
-            return stream.state == .closing ? .streamClosing : nil
-        }
-        switch stream.state {
-        case .opened: return nil
-        case .closing: return .streamClosing
-        default: return .invalidStreamState
-        }
+    /// Whether the stream's DATA may go out now: its state allows it and none waits deferred.
+    private func canSendData(_ stream: SPDYStream) -> Bool {
+        stream.machine.refusalOfData() == nil && stream.deferredData == nil
     }
 
     /// The most the next DATA frame of `stream` may carry.
@@ -257,21 +235,18 @@ extension SPDYSession {
         switch frame {
         case .synStream(let f):
             guard let stream = stream(f.streamID) else { return }
-            stream.state = .opening
+            let closed = stream.machine.sentSynStream(
+                fin: f.flags.contains(.fin), unidirectional: f.flags.contains(.unidirectional))
             if f.associatedStreamID != .zero {
                 self.stream(f.associatedStreamID)?.pushedStreams.append(f.streamID)
             }
-            if f.flags.contains(.fin) { stream.shutWrite = true }
-            if f.flags.contains(.unidirectional) { stream.shutRead = true }
-            closeIfBothShut(stream)
+            if closed { close(stream, status: .ok) }
             if let dataProvider {
                 submitData(streamID: f.streamID, flags: .fin, dataProvider: dataProvider)
             }
         case .synReply(let f):
             guard let stream = stream(f.streamID) else { return }
-            stream.state = .opened
-            if f.flags.contains(.fin) { stream.shutWrite = true }
-            closeIfBothShut(stream)
+            if stream.machine.sentSynReply(fin: f.flags.contains(.fin)) { close(stream, status: .ok) }
             if let dataProvider {
                 submitData(streamID: f.streamID, flags: .fin, dataProvider: dataProvider)
             }
@@ -283,9 +258,8 @@ extension SPDYSession {
         case .goAway:
             goAwaySent = true
         case .headers(let f):
-            guard let stream = stream(f.streamID) else { return }
-            if f.flags.contains(.fin) { stream.shutWrite = true }
-            closeIfBothShut(stream)
+            guard let stream = stream(f.streamID), f.flags.contains(.fin) else { return }
+            if stream.machine.sentFin() { close(stream, status: .ok) }
         default:
             break
         }
@@ -294,16 +268,14 @@ extension SPDYSession {
     private func dataFrameSent(_ sent: ActiveFrame, _ data: OutboundData) throws {
         notify { try callbacks.onDataSent?(self, sent.dataFlags, data.streamID, sent.dataLength) }
         if data.reachedEnd {
-            if data.finishesStream, let stream = stream(data.streamID) {
-                stream.shutWrite = true
-                closeIfBothShut(stream)
+            if data.finishesStream, let stream = stream(data.streamID), stream.machine.sentFin() {
+                close(stream, status: .ok)
             }
             data.releaseReferences()
             dataRecycler.retire(data)
             return
         }
-        guard dataSendPrecondition(data.streamID) == nil, let stream = stream(data.streamID)
-        else { return }
+        guard let stream = stream(data.streamID), canSendData(stream) else { return }
         // Keep sending this stream only while nothing of higher priority waits.
         if let next = peekNextItem(), sent.item.priority >= next.priority {
             var item = sent.item

@@ -289,7 +289,7 @@ public final class SPDYSession {
 
     /// The state of a stream, or `nil` when it is not open.
     public func streamState(_ streamID: SPDYStreamID) -> SPDYStreamState? {
-        stream(streamID)?.state
+        stream(streamID)?.machine.publicState
     }
 
     /// The IDs of the open streams, in increasing order.
@@ -401,14 +401,14 @@ public final class SPDYSession {
     @discardableResult
     func openStream(
         _ id: SPDYStreamID,
-        state: SPDYStreamState,
+        machine: StreamStateMachine,
         priority: UInt8,
         userData: Any?
     ) -> SPDYStream {
         let stream = streamRecycler.take() ?? SPDYStream()
         stream.open(
             id: id,
-            state: state,
+            machine: machine,
             priority: priority,
             sendWindow: remoteInitialWindow,
             recvWindow: localInitialWindow,
@@ -454,12 +454,6 @@ public final class SPDYSession {
         }
     }
 
-    func closeIfBothShut(_ stream: SPDYStream) {
-        if stream.isShutBoth {
-            close(stream, status: .ok)
-        }
-    }
-
     func closePushedStreams(of id: SPDYStreamID, status: SPDYStreamStatus) {
         guard let stream = stream(id) else { return }
         for pushed in stream.pushedStreams {
@@ -488,7 +482,7 @@ public final class SPDYSession {
         case .windowUpdate(let f): priority = Int(stream(f.streamID)?.priority ?? lowestPriority)
         case .rstStream(let f):
             if let stream = stream(f.streamID) {
-                stream.state = .closing
+                stream.machine.resetQueued()
                 priority = Int(stream.priority)
             } else {
                 priority = Int(lowestPriority)
@@ -903,7 +897,7 @@ public final class SPDYSession {
     /// half-window threshold; acknowledge them now, or a peer whose window went to zero
     /// would never send the data that would trigger the WINDOW_UPDATE.
     func acknowledgeAfterWindowChange() {
-        for stream in streams.values where stream.state != .closing && !stream.shutRead {
+        for stream in streams.values where !stream.machine.isClosing && !stream.machine.isRemoteClosed {
             if let due = stream.window.dueAfterWindowChange(
                 manualConsumption: configuration.manualDataConsumption,
                 automatic: configuration.automaticWindowUpdate)

@@ -22,10 +22,9 @@ enum DeferralReason {
 /// reason as the session's (see `SPDYSession.streams`).
 final class SPDYStream {
     @exclusivity(unchecked) private(set) var id = SPDYStreamID.zero
-    @exclusivity(unchecked) var state = SPDYStreamState.initial
+    /// Its state, and the rules of what it may send and receive.
+    @exclusivity(unchecked) var machine = StreamStateMachine()
     @exclusivity(unchecked) var priority: UInt8 = 0
-    @exclusivity(unchecked) var shutRead = false
-    @exclusivity(unchecked) var shutWrite = false
     @exclusivity(unchecked) var userData: Any?
     /// Its flow-control windows (kept on SPDY/3 and later).
     @exclusivity(unchecked) var window = FlowControlWindow(send: 0, receive: 0)
@@ -35,24 +34,22 @@ final class SPDYStream {
     /// Streams the peer pushed in association with this one.
     @exclusivity(unchecked) var pushedStreams: [SPDYStreamID] = []
 
-    /// A stream object with no stream yet: ``open(id:state:priority:sendWindow:recvWindow:userData:)``
+    /// A stream object with no stream yet: ``open(id:machine:priority:sendWindow:recvWindow:userData:)``
     /// gives it one.
     init() {}
 
     /// Sets every field for a newly opened stream: the object may be a recycled one.
     func open(
         id: SPDYStreamID,
-        state: SPDYStreamState,
+        machine: StreamStateMachine,
         priority: UInt8,
         sendWindow: Int,
         recvWindow: Int,
         userData: Any?
     ) {
         self.id = id
-        self.state = state
+        self.machine = machine
         self.priority = priority
-        self.shutRead = false
-        self.shutWrite = false
         self.userData = userData
         self.window = FlowControlWindow(send: sendWindow, receive: recvWindow)
         self.deferredData = nil
@@ -66,8 +63,6 @@ final class SPDYStream {
         deferredData = nil
         pushedStreams.removeAll(keepingCapacity: true)
     }
-
-    var isShutBoth: Bool { shutRead && shutWrite }
 }
 
 /// A submitted DATA stream: the provider and where it is.
