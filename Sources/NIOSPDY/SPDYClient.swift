@@ -20,7 +20,7 @@ open class SPDYStreamHandler {
     open func onHeader(_ headers: SPDYHeaders) {}
     /// A piece of the response body (`on_data`).
     open func onData(_ data: ByteBuffer) {}
-    /// The stream closed with `status` (`on_close`); ``SPDYStreamStatus/ok`` when the response
+    /// The stream closed with `status` (`on_close`); `SPDYStreamStatus.ok` when the response
     /// arrived completely.
     open func onClose(_ status: SPDYStreamStatus) {}
     /// The connection closed (or failed) before the stream did.
@@ -369,7 +369,7 @@ public final class SPDYClient: Sendable {
 }
 
 /// One client connection: submit requests with callbacks or `async`, or open stream
-/// channels with ``openStream(initializer:)``.
+/// channels with ``openStream(_:)``.
 public final class SPDYClientConnection: @unchecked Sendable {
     /// The negotiated version.
     public let version: SPDYVersion

@@ -2,7 +2,7 @@ import DequeModule
 import NIOCore
 import SPDY
 
-/// The one owner of a connection's ``SPDY/SPDYSession``: the channel handler at the end of a
+/// The one owner of a connection's `SPDYSession`: the channel handler at the end of a
 /// SPDY pipeline, and the multiplexer of its streams.
 ///
 /// It installs the session's callbacks once, and nothing else assigns them. Bytes read from
@@ -14,7 +14,7 @@ import SPDY
 /// (``addObserver(_:)``), which are added and removed with tokens.
 ///
 /// Backpressure goes both ways:
-/// - Receiving: with ``SPDY/SPDYSession/Configuration-swift.struct/manualDataConsumption``
+/// - Receiving: with `SPDYSession.Configuration.manualDataConsumption`
 ///   (which ``SPDYServer`` and ``SPDYClient`` always set), a stream's window is granted only
 ///   when its channel has passed DATA to its pipeline. The SPDY/3.1 session window is given
 ///   back as DATA arrives, so that a stream nobody reads does not stop the others (the stream

@@ -7,13 +7,13 @@ import SPDY
 /// Bytes written before the response headers go out wait here; afterwards they go to the
 /// stream's ``SPDYStreamChannel``, which hands them to the session's DATA frames as flow
 /// control allows (or, for a request that came over HTTP/1.1, to the connection, as the
-/// response's body). ``write(_:)`` returns a future that succeeds at once while the stream
+/// response's body). ``write(_:)-(ByteBuffer)`` returns a future that succeeds at once while the stream
 /// channel is writable and otherwise when it becomes writable again (its queue fell below
 /// the low watermark), so a handler streaming a large or slow body can wait on it instead of
 /// piling the body up in memory. Methods may be called from any thread; work hops to the
 /// connection's event loop.
 public final class SPDYResponseWriter: @unchecked Sendable {
-    /// Bytes held before the headers are sent above which ``write(_:)`` futures wait (and,
+    /// Bytes held before the headers are sent above which ``write(_:)-(ByteBuffer)`` futures wait (and,
     /// once the headers are out, the stream channel's low watermark applies).
     public let lowWatermark: Int
 
@@ -75,10 +75,10 @@ public final class SPDYResponseWriter: @unchecked Sendable {
     }
 
     /// Queues the last bytes of the body and ends it in one step, so that FIN rides on the
-    /// DATA frame carrying them (``write(_:)`` then ``finish()`` may send them first and FIN
+    /// DATA frame carrying them (``write(_:)-(ByteBuffer)`` then ``finish()`` may send them first and FIN
     /// in an empty frame after).
     ///
-    /// - Returns: as ``write(_:)``.
+    /// - Returns: as ``write(_:)-(ByteBuffer)``.
     @discardableResult
     public func finish(with bytes: ByteBuffer) -> EventLoopFuture<Void> {
         guard eventLoop.inEventLoop else {

@@ -25,7 +25,7 @@ public struct SPDYDataChunk: Hashable, Sendable {
 
 /// Reads SPDY frames from a byte stream, incrementally, for one session.
 ///
-/// Give it bytes as they arrive with ``append(bytes:)`` (in pieces of any
+/// Give it bytes as they arrive with ``append(bytes:)-(ByteBuffer)`` (in pieces of any
 /// size: one byte at a time gives the same frames as everything at once) and
 /// take frames with ``nextFrame()`` until it returns `nil`.
 ///

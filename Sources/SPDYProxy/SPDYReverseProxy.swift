@@ -17,7 +17,7 @@ final class ProxyShared: Sendable {
 /// backends: the reference project's `shrpx`, in front of an unchanged nginx, Rails or Vapor
 /// application.
 ///
-/// The front is a ``NIOSPDY/SPDYServer`` (TLS with ALPN, or NPN on the OpenSSL backend, or
+/// The front is a `SPDYServer` (TLS with ALPN, or NPN on the OpenSSL backend, or
 /// plain TCP; SPDY/2, SPDY/3, SPDY/3.1 and HTTP/1.1 on one port) whose streams and HTTP/1.1
 /// connections each forward their requests. Behind it:
 /// - Backends are taken in turn; one that refuses a connection is skipped for a while.
@@ -88,7 +88,7 @@ public final class SPDYReverseProxy: Sendable {
         }
     }
 
-    /// Starts listening (see ``NIOSPDY/SPDYServer/start()``).
+    /// Starts listening (see `SPDYServer.start()`).
     public func start() throws {
         try server.start()
     }

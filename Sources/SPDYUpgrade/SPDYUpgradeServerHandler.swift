@@ -246,7 +246,7 @@ extension ChannelPipeline.SynchronousOperations {
 
     /// Like ``configureSPDYUpgradeServer(supportedProtocols:upgrade:)``, for a server whose
     /// other requests go on as HTTP/1.1 to the handlers added after these (see
-    /// ``SPDYUpgradeServerHandler/init(route:maxRequestBodySize:upgrade:)``).
+    /// ``SPDYUpgradeServerHandler/init(route:maxRequestBodySize:requestTimeout:upgrade:)``).
     public func configureSPDYUpgradeServer(
         route: @escaping SPDYUpgradeServerHandler.Route,
         requestTimeout: TimeAmount = .seconds(30),

@@ -73,9 +73,9 @@ public final class SPDYFirstBytesNegotiationHandler<NegotiationResult: Sendable>
     /// Creates the handler.
     ///
     /// - Parameters:
-    ///   - spdy3Version: the version reported for `0x80 0x03`: ``SPDY/SPDYVersion/v3_1``
-    ///     (the default) or ``SPDY/SPDYVersion/v3``, whichever the server speaks; the wire
-    ///     cannot tell them apart (``SPDY/SPDYVersion/v2`` is taken as SPDY/3.1).
+    ///   - spdy3Version: the version reported for `0x80 0x03`: `SPDYVersion.v3_1`
+    ///     (the default) or `SPDYVersion.v3`, whichever the server speaks; the wire
+    ///     cannot tell them apart (`SPDYVersion.v2` is taken as SPDY/3.1).
     ///   - timeout: how long the client has to send its first two bytes; `nil` waits
     ///     forever. Default 10 seconds.
     ///   - completionHandler: sets up the pipeline for the protocol found (it runs on the
@@ -92,7 +92,7 @@ public final class SPDYFirstBytesNegotiationHandler<NegotiationResult: Sendable>
 
     /// What the first bytes of a connection say: `nil` when more bytes are needed (`bytes`
     /// holds only `0x80`, or nothing). `0x80 0x03` gives `spdy3Version` (SPDY/3.1 for
-    /// ``SPDY/SPDYVersion/v2``).
+    /// `SPDYVersion.v2`).
     public static func detect(
         _ bytes: some Collection<UInt8>, spdy3Version: SPDYVersion = .v3_1
     ) -> SPDYNegotiation.Selection? {

@@ -36,7 +36,7 @@ public struct SPDYServerPipelineConfiguration: Sendable {
     }
 
     /// Session options and limits of SPDY connections
-    /// (``SPDY/SPDYSession/Configuration-swift.struct/manualDataConsumption`` is always on:
+    /// (`SPDYSession.Configuration.manualDataConsumption` is always on:
     /// window follows what the streams read).
     public var session: SPDYSession.Configuration
     /// Watermarks and caps of the stream channels.

@@ -82,7 +82,7 @@ extension ChannelPipeline.SynchronousOperations {
     /// - Parameters:
     ///   - role: client or server.
     ///   - version: the negotiated version.
-    ///   - configuration: session options and limits (``SPDY/SPDYSession/Configuration-swift.struct/manualDataConsumption``
+    ///   - configuration: session options and limits (`SPDYSession.Configuration.manualDataConsumption`
     ///     is always on: window follows what the streams read).
     ///   - streamConfiguration: watermarks and caps of the stream channels.
     ///   - initialSettings: the SETTINGS sent when the connection becomes active; by default

@@ -29,7 +29,7 @@ public struct SPDYHeadersPayload: Sendable {
     /// The frame that carries a header block.
     public enum Kind: Sendable, Hashable {
         /// The SYN_STREAM that opens a stream, with its priority (0 is the highest), the
-        /// stream it is associated with (server push; ``SPDY/SPDYStreamID/zero`` otherwise)
+        /// stream it is associated with (server push; `SPDYStreamID.zero` otherwise)
         /// and whether it is unidirectional (a pushed stream, which the receiver never
         /// answers).
         case synStream(priority: UInt8, associatedStreamID: SPDYStreamID, unidirectional: Bool)
