@@ -1,4 +1,4 @@
-// Generated from the SPDY drafts' zlib dictionaries (shared/reference/spdy{2,3}_dict.bin).
+// Generated from the SPDY drafts' zlib dictionaries (the dictionary text of draft 2 §2.6.10.1 and draft 3 §2.6.10.1).
 // Do not edit: the tests check their lengths and Adler-32 checksums.
 
 enum HeaderDictionaries {

@@ -330,6 +330,39 @@ extension SessionExchangeTests {
         #expect(pair.client.events.last == .streamClosed(1, .ok))
     }
 
+    @Test("A deferred provider replaced after submission, as the reference's application replaces read_cb")
+    func replacedDeferredProvider() throws {
+        let pair = try SessionPair(version: .v3)
+        try pair.client.session.submitRequest(priority: 0, headers: requestHeaders())
+        try pair.pump()
+        try pair.server.session.submitResponse(
+            streamID: 1, headers: responseHeaders(), dataProvider: SPDYDataProvider { _, _, _ in .deferred })
+        try pair.pump()
+        #expect(pair.server.session.outboundQueueSize == 0)
+        #expect(!pair.server.session.replaceDataProvider(streamID: 3, with: .string("nothing")))
+        #expect(pair.server.session.replaceDataProvider(streamID: 1, with: .string("replaced")))
+        #expect(pair.server.session.resumeData(streamID: 1))
+        try pair.pump()
+        #expect(pair.client.received[1] == Array("replaced".utf8))
+        #expect(pair.client.events.last == .streamClosed(1, .ok))
+        // Once all DATA went out there is nothing left to replace.
+        #expect(!pair.server.session.replaceDataProvider(streamID: 1, with: .string("late")))
+    }
+
+    @Test("A provider still waiting behind its SYN_REPLY or SYN_STREAM can be replaced too")
+    func replacedQueuedProvider() throws {
+        let pair = try SessionPair(version: .v3)
+        let id = try pair.client.session.submitRequest(
+            priority: 0, headers: requestHeaders(method: "POST"), dataProvider: .string("first body"))
+        #expect(pair.client.session.replaceDataProvider(streamID: id, with: .string("second body")))
+        try pair.pump()
+        try pair.server.session.submitResponse(streamID: id, headers: responseHeaders(), dataProvider: .string("a"))
+        #expect(pair.server.session.replaceDataProvider(streamID: id, with: .string("b")))
+        try pair.pump()
+        #expect(pair.server.received[id] == Array("second body".utf8))
+        #expect(pair.client.received[id] == Array("b".utf8))
+    }
+
     @Test("A temporal failure of a data provider resets only its stream with INTERNAL_ERROR")
     func temporalFailure() throws {
         let pair = try SessionPair(version: .v3)

@@ -21,11 +21,15 @@ public enum SPDYDataReadResult: Sendable {
 /// the session and comes out of ``SPDYSession/send()`` as
 /// ``SPDYError/Code-swift.enum/callbackFailure``. Returning more than `length`
 /// bytes is a callback failure too.
+///
+/// A provider is a value: the session keeps its own copy once it is submitted, and its
+/// fields cannot be changed. Where the reference's application assigns a new `read_cb` to a
+/// provider it already submitted, call ``SPDYSession/replaceDataProvider(streamID:with:)``.
 public struct SPDYDataProvider {
     /// The read function: `(session, streamID, length) -> result`.
-    public var read: (SPDYSession, SPDYStreamID, Int) throws -> SPDYDataReadResult
+    public let read: (SPDYSession, SPDYStreamID, Int) throws -> SPDYDataReadResult
     /// Any object the application wants to keep with the provider (the reference's `source`).
-    public var source: Any?
+    public let source: Any?
 
     /// Creates a data provider from a read function.
     public init(

@@ -60,8 +60,8 @@ public final class SPDYSession {
         /// ignores the ones it gets). With this set the session neither waits for windows
         /// before sending DATA nor checks the windows of what it receives, and sends no
         /// WINDOW_UPDATE: back-pressure is the transport's alone, so the application must
-        /// stop reading the transport when it cannot keep up (``NIOSPDY`` does). Use it with
-        /// ``SPDYVersion/v3``. Default `false`.
+        /// stop reading the transport when it cannot keep up (`NIOSPDY` does). Use it with
+        /// `SPDYVersion.v3`. Default `false`.
         public var spdystreamCompatible: Bool
 
         /// Creates a configuration with the defaults.
@@ -846,6 +846,37 @@ public final class SPDYSession {
         stream.deferredData = nil
         enqueueData(data)
         return true
+    }
+
+    /// Replaces the data provider of a stream's DATA that has not all gone out yet: deferred,
+    /// queued, being sent, or still waiting behind the stream's SYN_STREAM or SYN_REPLY. The
+    /// next read goes to `provider`. This is what the reference's application does by assigning
+    /// a new `read_cb` to a provider it already submitted; a ``SPDYDataProvider`` is a value
+    /// the session copied, so it is done here instead.
+    ///
+    /// - Returns: `false` when no DATA of the stream waits.
+    @discardableResult
+    public func replaceDataProvider(streamID: SPDYStreamID, with provider: SPDYDataProvider) -> Bool {
+        func replaceIn(_ payload: OutboundItem.Payload) -> Bool {
+            switch payload {
+            case .data(let data) where data.streamID == streamID && data.provider != nil:
+                data.replaceProvider(provider)
+                return true
+            case .control(let control) where control.dataProvider != nil && control.frame.streamID == streamID:
+                control.replaceDataProvider(provider)
+                return true
+            default:
+                return false
+            }
+        }
+        if let data = stream(streamID)?.deferredData {
+            data.replaceProvider(provider)
+            return true
+        }
+        if let active, replaceIn(active.item.payload) { return true }
+        for item in queue.unordered where replaceIn(item.payload) { return true }
+        for item in synQueue where replaceIn(item.payload) { return true }
+        return false
     }
 
     /// Queues an answer the peer provoked (a PING echo, a RST_STREAM for its bad frame), unless

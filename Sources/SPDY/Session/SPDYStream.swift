@@ -93,6 +93,11 @@ final class OutboundData {
     func releaseReferences() {
         provider = nil
     }
+
+    /// Takes `provider` in place of the one submitted (``SPDYSession/replaceDataProvider(streamID:with:)``).
+    func replaceProvider(_ provider: SPDYDataProvider) {
+        self.provider = provider
+    }
 }
 
 /// A submitted control frame, with what follows it: the data provider of a request or
@@ -113,6 +118,11 @@ final class OutboundControl {
         self.frame = frame
         self.dataProvider = dataProvider
         self.streamUserData = streamUserData
+    }
+
+    /// Takes `provider` in place of the one submitted with the frame.
+    func replaceDataProvider(_ provider: SPDYDataProvider) {
+        dataProvider = provider
     }
 
     /// Lets go of the frame's headers and what the application gave with it, once sent.
