@@ -114,6 +114,9 @@ public enum SPDYClientError: Error, Sendable, Hashable {
     case negotiationFailed(String?)
     /// The stream was reset with `status` before the response completed.
     case streamReset(SPDYStreamStatus)
+    /// The stream ended without a reset and without a response: it was closed on this side
+    /// (its channel closed) before the SYN_REPLY came.
+    case closedWithoutResponse
     /// The connection closed before the response completed.
     case connectionClosed
     /// The response body exceeded the caller's limit.
@@ -387,8 +390,14 @@ public final class SPDYClientConnection: @unchecked Sendable {
     private var isClosed = false
 
     /// Called (on the event loop) for each stream the server pushes; return a handler to
-    /// accept it, `nil` to refuse it (RST_STREAM CANCEL). Set it right after connecting.
-    public var onPush: ((SPDYStreamID, SPDYStreamID, SPDYHeaders) -> SPDYStreamHandler?)?
+    /// accept it, `nil` to refuse it (RST_STREAM CANCEL). Set it right after connecting;
+    /// it may be set from any thread.
+    public var onPush: ((SPDYStreamID, SPDYStreamID, SPDYHeaders) -> SPDYStreamHandler?)? {
+        get { pushHandler.withLockedValue { $0 } }
+        set { pushHandler.withLockedValue { $0 = newValue } }
+    }
+    private let pushHandler = NIOLockedValueBox<((SPDYStreamID, SPDYStreamID, SPDYHeaders) -> SPDYStreamHandler?)?>(
+        nil)
 
     private init(version: SPDYVersion, channel: any Channel, connection: SPDYConnection) {
         self.version = version

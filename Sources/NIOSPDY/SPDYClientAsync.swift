@@ -251,7 +251,8 @@ final class AsyncResponseHandler: ChannelInboundHandler {
                     client.submit(request, head, attempts: attempts + 1)
                 }
             } else {
-                head.resume(throwing: failure ?? SPDYClientError.streamReset(.ok))
+                // No error means no reset: a stream closed cleanly is not reported as one.
+                head.resume(throwing: failure ?? SPDYClientError.closedWithoutResponse)
             }
         }
         finishBody(failure)

@@ -407,7 +407,7 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
             streamsOverCap.remove(ObjectIdentifier(stream))
         }
         // After the peer's FIN a WINDOW_UPDATE would be for nothing.
-        if consumesManually, !stream.peerFinished, let id = stream.streamID {
+        if consumesManually, !stream.peerFinished, let id = stream.ownStreamID {
             let consume = { [self] in
                 try? session.consumeStream(streamID: id, size: bytes)
                 pendingFlush = true
@@ -453,7 +453,7 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
 
     /// A stream channel closed: forget it.
     func streamChannelClosed(_ stream: SPDYStreamChannel) {
-        if let id = stream.streamID, streams[id] === stream {
+        if let id = stream.ownStreamID, streams[id] === stream {
             streams.removeValue(forKey: id)
         }
         idleStreams.removeValue(forKey: ObjectIdentifier(stream))
@@ -762,7 +762,7 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
     private func inputClosed() {
         for stream in Array(streams.values) where !stream.peerFinished {
             stream.streamClosed(error: SPDYStreamError.connectionClosed)
-            if let id = stream.streamID { try? session.submitRstStream(streamID: id, status: .cancel) }
+            if let id = stream.ownStreamID { try? session.submitRstStream(streamID: id, status: .cancel) }
         }
         if !session.hasSentGoAway {
             session.submitGoAway(status: .ok)

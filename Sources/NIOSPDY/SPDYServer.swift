@@ -154,8 +154,12 @@ public final class SPDYServer: @unchecked Sendable {
     private let httpChannelInitializer: (@Sendable (any Channel, HTTPChannelContext) throws -> Void)?
     /// The event loops serving connections.
     public let group: any EventLoopGroup
-    /// Logs connection-level events.
-    public var logger: Logger
+    /// Logs connection-level events. It may be changed from any thread, also while serving.
+    public var logger: Logger {
+        get { loggerBox.withLockedValue { $0 } }
+        set { loggerBox.withLockedValue { $0 = newValue } }
+    }
+    private let loggerBox: NIOLockedValueBox<Logger>
 
     private let ownsGroup: Bool
     private let sslContext: NIOSSLContext?
@@ -262,7 +266,7 @@ public final class SPDYServer: @unchecked Sendable {
         self.handlerType = handlerType
         self.responder = responder
         self.httpChannelInitializer = httpChannelInitializer
-        self.logger = logger
+        self.loggerBox = NIOLockedValueBox(logger)
         if let group {
             self.group = group
             self.ownsGroup = false

@@ -314,7 +314,10 @@ extension SPDYFrameDecoder {
                 case .controlPayload(let header):
                     guard let payload = buffer.readSlice(length: header.length) else { return nil }
                     state = .frameHeader
-                    return .frame(try parseControlFrame(header, payload: payload), header: header)
+                    return .frame(
+                        try ControlFramePayloadParser.parse(
+                            header, payload: payload, layoutVersion: layoutVersion(of: header)),
+                        header: header)
 
                 case .skipping(let remaining):
                     let available = min(remaining, buffer.readableBytes)
@@ -375,108 +378,6 @@ extension SPDYFrameDecoder {
                 return .synReply(SPDYFrame.SynReply(streamID: streamID, flags: flags, headers: headers))
             default:
                 return .headers(SPDYFrame.Headers(streamID: streamID, flags: flags, headers: headers))
-            }
-        }
-
-        private func parseControlFrame(
-            _ header: SPDYControlFrameHeader,
-            payload: ByteBuffer
-        ) throws(SPDYFrameDecodingError) -> SPDYFrame {
-            func invalid(_ message: String) -> SPDYFrameDecodingError {
-                SPDYFrameDecodingError(code: .invalidFrame, header: header, payload: payload, message: message)
-            }
-            var p = payload
-            let length = payload.readableBytes
-            switch header.type {
-            case .synStream, .synReply, .headers:
-                throw invalid("the payload of \(length) bytes has no header block")
-            case .rstStream:
-                guard length == 8, let (id, status) = p.readTwoWords() else {
-                    throw invalid("RST_STREAM must be 8 bytes long, not \(length)")
-                }
-                return .rstStream(
-                    SPDYFrame.RstStream(streamID: SPDYStreamID(masking: id), status: SPDYStreamStatus(rawValue: status))
-                )
-            case .settings:
-                guard length >= 4, let count = p.readInteger(as: UInt32.self) else {
-                    throw invalid("SETTINGS must be at least 4 bytes long, not \(length)")
-                }
-                guard UInt64(length) == 4 + 8 * UInt64(count) else {
-                    throw invalid("SETTINGS of \(length) bytes cannot hold \(count) entries")
-                }
-                let isV2 = layoutVersion(of: header) == 2
-                var entries: [SPDYFrame.SettingsEntry] = []
-                entries.reserveCapacity(Int(count))
-                for _ in 0..<count {
-                    let (idWord, value) = p.readTwoWords()!
-                    let id: UInt32
-                    let flags: UInt8
-                    if isV2 {
-                        // SPDY/2 as deployed: 24-bit little-endian ID, then the flags.
-                        id = (idWord >> 24) | ((idWord >> 8) & 0xff00) | ((idWord << 8) & 0xff_0000)
-                        flags = UInt8(truncatingIfNeeded: idWord)
-                    } else {
-                        id = idWord & 0xff_ffff
-                        flags = UInt8(truncatingIfNeeded: idWord >> 24)
-                    }
-                    entries.append(
-                        SPDYFrame.SettingsEntry(
-                            id: SPDYSettingsID(rawValue: id),
-                            flags: SPDYSettingsEntryFlags(rawValue: flags),
-                            value: value
-                        )
-                    )
-                }
-                return .settings(SPDYFrame.Settings(flags: SPDYSettingsFlags(rawValue: header.flags), entries: entries))
-            case .noop:
-                return .noop
-            case .ping:
-                guard length == 4, let id = p.readInteger(as: UInt32.self) else {
-                    throw invalid("PING must be 4 bytes long, not \(length)")
-                }
-                return .ping(SPDYFrame.Ping(id: id))
-            case .goAway:
-                if layoutVersion(of: header) == 2 {
-                    guard length == 4, let id = p.readInteger(as: UInt32.self) else {
-                        throw invalid("a SPDY/2 GOAWAY must be 4 bytes long, not \(length)")
-                    }
-                    return .goAway(SPDYFrame.GoAway(lastGoodStreamID: SPDYStreamID(masking: id)))
-                }
-                guard length == 8, let (id, status) = p.readTwoWords() else {
-                    throw invalid("a SPDY/3 GOAWAY must be 8 bytes long, not \(length)")
-                }
-                return .goAway(
-                    SPDYFrame.GoAway(
-                        lastGoodStreamID: SPDYStreamID(masking: id),
-                        status: SPDYGoAwayStatus(rawValue: status)
-                    )
-                )
-            case .windowUpdate:
-                guard length == 8, let (id, delta) = p.readTwoWords() else {
-                    throw invalid("WINDOW_UPDATE must be 8 bytes long, not \(length)")
-                }
-                return .windowUpdate(
-                    SPDYFrame.WindowUpdate(streamID: SPDYStreamID(masking: id), deltaWindowSize: delta & 0x7fff_ffff)
-                )
-            case .credential:
-                guard length >= 10, let (slot, proofLength) = p.readMultipleIntegers(as: (UInt16, UInt32).self) else {
-                    throw invalid("CREDENTIAL must be at least 10 bytes long, not \(length)")
-                }
-                guard let proof = p.readSlice(length: Int(proofLength)) else {
-                    throw invalid("the CREDENTIAL proof runs past the frame's end")
-                }
-                var certificates: [ByteBuffer] = []
-                repeat {
-                    guard let certificateLength = p.readInteger(as: UInt32.self),
-                        let certificate = p.readSlice(length: Int(certificateLength))
-                    else {
-                        throw invalid("a CREDENTIAL certificate runs past the frame's end")
-                    }
-                    certificates.append(certificate)
-                } while p.readableBytes > 0
-                return .credential(SPDYFrame.Credential(slot: slot, proof: proof, certificates: certificates))
-            default:
-                return .unknown(SPDYFrame.UnknownControlFrame(header: header, payload: payload))
             }
         }
 
@@ -678,7 +579,7 @@ extension ByteBuffer {
     /// Reads two big-endian 32-bit words with one 64-bit read (NIO's multi-integer reads
     /// cost several times more, and this runs for every frame header).
     @inline(__always)
-    fileprivate mutating func readTwoWords() -> (UInt32, UInt32)? {
+    mutating func readTwoWords() -> (UInt32, UInt32)? {
         guard let both = readInteger(as: UInt64.self) else { return nil }
         return (UInt32(truncatingIfNeeded: both >> 32), UInt32(truncatingIfNeeded: both))
     }

@@ -52,9 +52,11 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
         case closed
     }
 
+    /// What other threads may read, behind one lock.
     private struct Flags {
         var isActive = false
         var isWritable = true
+        var streamID: SPDYStreamID?
     }
 
     /// The parent's allocator.
@@ -78,14 +80,18 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
     /// Whether the stream is open (from its initializer's end to its close).
     public var isActive: Bool { flags.withLockedValue { $0.isActive } }
 
-    /// The stream's ID; `nil` on a client stream before its SYN_STREAM is flushed.
-    public internal(set) var streamID: SPDYStreamID?
+    /// The stream's ID; `nil` on a client stream before its SYN_STREAM is flushed. Readable
+    /// from any thread.
+    public var streamID: SPDYStreamID? { flags.withLockedValue { $0.streamID } }
+
+    /// The stream's ID as the event loop keeps it (``streamID`` for other threads).
+    private(set) var ownStreamID: SPDYStreamID?
 
     let connection: SPDYConnection
     let configuration: SPDYConnection.StreamConfiguration
     private let closePromise: EventLoopPromise<Void>
     private var _pipeline: ChannelPipeline!
-    private let flags = NIOLockedValueBox(Flags())
+    private let flags: NIOLockedValueBox<Flags>
 
     @exclusivity(unchecked) private(set) var state: State
     @exclusivity(unchecked) private var activated = false
@@ -133,7 +139,8 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
         self.localAddress = parent.localAddress
         self.remoteAddress = parent.remoteAddress
         self.closePromise = parent.eventLoop.makePromise()
-        self.streamID = streamID
+        self.ownStreamID = streamID
+        self.flags = NIOLockedValueBox(Flags(streamID: streamID))
         self.state = streamID == nil ? .idle : .open
         self.parentWritable = parent.isWritable
         self._pipeline = ChannelPipeline(channel: self)
@@ -231,7 +238,7 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
         case _ as ChannelOptions.Types.AllowRemoteHalfClosureOption:
             return true as! Option.Value
         case _ as SPDYStreamChannelOptions.StreamIDOption:
-            return streamID as! Option.Value
+            return ownStreamID as! Option.Value
         default:
             throw ChannelError.operationUnsupported
         }
@@ -368,7 +375,7 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
             promise?.fail(ChannelError.operationUnsupported)
             return
         }
-        guard state == .open, streamID != nil else {
+        guard state == .open, ownStreamID != nil else {
             promise?.fail(ChannelError.alreadyClosed)
             return
         }
@@ -407,7 +414,7 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
 
     /// Sends RST_STREAM with `status` and waits for the session to close the stream.
     func resetStream(_ status: SPDYStreamStatus) {
-        guard state == .open, let streamID else { return }
+        guard state == .open, let streamID = ownStreamID else { return }
         state = .resetting
         failPendingWrites(ChannelError.ioOnClosedChannel)
         connection.resetStream(streamID, status: status)
@@ -440,10 +447,10 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
         if !sentHeaders {
             let provider = payload.fin ? nil : dataProvider()
             do {
-                if let streamID, !session.isLocallyInitiated(streamID) {
+                if let streamID = ownStreamID, !session.isLocallyInitiated(streamID) {
                     try session.submitResponse(streamID: streamID, headers: payload.headers, dataProvider: provider)
                 } else {
-                    guard streamID == nil else {
+                    guard ownStreamID == nil else {
                         throw SPDYError(.invalidArgument, "the stream has its SYN_STREAM already")
                     }
                     var priority: UInt8 = 3
@@ -463,7 +470,8 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
                         associatedStreamID: associated,
                         dataProvider: provider
                     )
-                    streamID = id
+                    ownStreamID = id
+                    self.flags.withLockedValue { $0.streamID = id }
                     state = .open
                     connection.registerLocalStream(self, id: id)
                 }
@@ -501,7 +509,7 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
     }
 
     private func sendHeadersFrame(_ payload: SPDYHeadersPayload, promise: EventLoopPromise<Void>?) {
-        guard let streamID else { return }
+        guard let streamID = ownStreamID else { return }
         do {
             try connection.session.submitHeaders(
                 flags: payload.fin ? .fin : [], streamID: streamID, headers: payload.headers)
@@ -530,7 +538,7 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
         if bytes.readableBytes > 0 || promise != nil {
             outbound.append((bytes, promise))
         }
-        guard let streamID else { return }
+        guard let streamID = ownStreamID else { return }
         if !providerAttached {
             // Headers went out with a provider only when they did not end the stream, so a
             // body after headers without one cannot happen; a stream whose header block had
@@ -733,6 +741,6 @@ public final class SPDYStreamChannel: Channel, ChannelCore, @unchecked Sendable 
 extension SPDYStreamChannel: CustomStringConvertible {
     /// The stream ID and whether the channel is active.
     public var description: String {
-        "SPDYStreamChannel(streamID: \(streamID.map { "\($0)" } ?? "none"), isActive: \(isActive))"
+        "SPDYStreamChannel(streamID: \(ownStreamID.map { "\($0)" } ?? "none"), isActive: \(isActive))"
     }
 }
