@@ -20,12 +20,14 @@
 //   both ways.
 //
 // Checked: no crash or memory error, no hang; in modes 0–2, every outcome is a frame or
-// a typed error and the decoder stays usable (a PING after the blocks still decodes).
+// a typed error and the decoder stays usable (a PING after the blocks still decodes); in
+// modes 1–2, the parser's fast path agrees with its full parse on each uncompressed block
+// (it accepts nothing the full parse refuses and reads what it accepts the same way).
 
 import CFuzzZlib
 import FuzzCommon
 import NIOCore
-import SPDY
+@_spi(Testing) import SPDY
 
 @_cdecl("LLVMFuzzerInitialize")
 public func initialize(
@@ -104,6 +106,11 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             )
         }
     } else {
+        for block in blocks {
+            if let disagreement = SPDYHeaderBlockParserCheck.disagreement(in: Array(block), version: version) {
+                fuzzFailure(disagreement)
+            }
+        }
         let deflater = makeDeflater(dictionaryOf: mode == 2 ? nil : version, level: CInt(level))
         defer { cfuzz_deflater_free(deflater) }
         for (i, block) in blocks.enumerated() where i == 0 || !block.isEmpty {

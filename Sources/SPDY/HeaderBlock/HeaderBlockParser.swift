@@ -31,15 +31,24 @@ enum HeaderBlockParser {
         lengthSize: Int,
         translateSPDY2Names: Bool
     ) throws(HeaderBlockProblem) -> SPDYHeaders {
-        let total = block.count
-        if total >= lengthSize, let base = block.baseAddress {
-            let headers =
-                lengthSize == 4
-                ? plainHeaders(block, base, lengthSize: 4, translateSPDY2Names: translateSPDY2Names)
-                : plainHeaders(block, base, lengthSize: 2, translateSPDY2Names: translateSPDY2Names)
-            if let headers { return headers }
+        if let headers = fastPath(block, lengthSize: lengthSize, translateSPDY2Names: translateSPDY2Names) {
+            return headers
         }
         return try parseChecked(block, lengthSize: lengthSize, translateSPDY2Names: translateSPDY2Names)
+    }
+
+    /// The headers of a plain block (see ``plainPairCount(_:total:lengthSize:fields:)``), or
+    /// `nil` for any other block.
+    @inline(__always)
+    static func fastPath(
+        _ block: UnsafeRawBufferPointer,
+        lengthSize: Int,
+        translateSPDY2Names: Bool
+    ) -> SPDYHeaders? {
+        guard block.count >= lengthSize, let base = block.baseAddress else { return nil }
+        return lengthSize == 4
+            ? plainHeaders(block, base, lengthSize: 4, translateSPDY2Names: translateSPDY2Names)
+            : plainHeaders(block, base, lengthSize: 2, translateSPDY2Names: translateSPDY2Names)
     }
 
     /// The headers of the block at `base` if it is plain (see
@@ -315,5 +324,32 @@ enum HeaderBlockParser {
             i += 1
         }
         return aLength == bLength ? 0 : (aLength < bLength ? -1 : 1)
+    }
+}
+
+/// The header-block parser's fast path checked against its full parse, for the fuzz
+/// targets and tests: the fast path (taken for nearly every block) must never accept a
+/// block the full parse refuses, nor read one differently.
+@_spi(Testing)
+public enum SPDYHeaderBlockParserCheck {
+    /// How the two paths disagree on the inflated name/value `block` of `version`, or `nil`
+    /// when they agree (or the fast path declines the block, leaving it to the full parse).
+    public static func disagreement(in block: [UInt8], version: SPDYVersion) -> String? {
+        let lengthSize = version == .v2 ? 2 : 4
+        let translate = version == .v2
+        return block.withUnsafeBytes { bytes -> String? in
+            guard let fast = HeaderBlockParser.fastPath(bytes, lengthSize: lengthSize, translateSPDY2Names: translate)
+            else { return nil }
+            let full: SPDYHeaders
+            do {
+                full = try HeaderBlockParser.parseChecked(bytes, lengthSize: lengthSize, translateSPDY2Names: translate)
+            } catch {
+                return "the fast path accepted a block the full parse refuses (\(error)): \(fast)"
+            }
+            guard fast.elementsEqual(full, by: { $0 == $1 }) else {
+                return "the fast path read \(fast), the full parse \(full)"
+            }
+            return nil
+        }
     }
 }
