@@ -211,7 +211,7 @@ func runHost(_ executable: String, _ arguments: [String], stdin: [UInt8]? = nil)
     process.standardInput = stdin == nil ? FileHandle.nullDevice : input
     try process.run()
     if let stdin {
-        DispatchQueue.global().async {
+        Thread.detachNewThread {
             input.fileHandleForWriting.write(Data(stdin))
             try? input.fileHandleForWriting.close()
         }
@@ -220,7 +220,7 @@ func runHost(_ executable: String, _ arguments: [String], stdin: [UInt8]? = nil)
     let errorData = LockedData()
     let group = DispatchGroup()
     group.enter()
-    DispatchQueue.global().async {
+    Thread.detachNewThread {
         errorData.set(errors.fileHandleForReading.readDataToEndOfFile())
         group.leave()
     }

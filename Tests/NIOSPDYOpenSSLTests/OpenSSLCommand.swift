@@ -10,8 +10,17 @@ struct OpenSSLBackendTests {}
 /// The `openssl` command of the system, as a client and a server to test against.
 enum OpenSSLCommand {
     /// Runs `openssl s_client` with `arguments` against 127.0.0.1:`port`, stdin closed;
-    /// what it printed (standard output and error).
-    static func sClient(port: Int, _ arguments: [String]) throws -> String {
+    /// what it printed (standard output and error). The wait happens on a Dispatch thread:
+    /// blocking one of the cooperative pool's few threads stalls every other async test.
+    static func sClient(port: Int, _ arguments: [String]) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try sClientBlocking(port: port, arguments) })
+            }
+        }
+    }
+
+    private static func sClientBlocking(port: Int, _ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         process.arguments = ["s_client", "-connect", "127.0.0.1:\(port)"] + arguments
@@ -89,7 +98,7 @@ enum OpenSSLCommand {
             self.port = port
             // Keep reading so a chatty server never blocks on a full pipe.
             let reader = output.fileHandleForReading
-            DispatchQueue.global().async {
+            Thread.detachNewThread {
                 while !reader.availableData.isEmpty {}
             }
         }

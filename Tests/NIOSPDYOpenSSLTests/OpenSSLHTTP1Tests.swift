@@ -18,7 +18,7 @@ extension OpenSSLBackendTests {
         /// event loops, and the test's other work the cooperative pool, while it blocks.
         static func sClient(port: Int, _ arguments: [String], request: String) async throws -> String {
             try await withCheckedThrowingContinuation { continuation in
-                DispatchQueue.global().async {
+                Thread.detachNewThread {
                     continuation.resume(with: Result { try runSClient(port: port, arguments, request: request) })
                 }
             }
@@ -70,7 +70,7 @@ extension OpenSSLBackendTests {
             #expect(npn.contains("hello /npn over http/1.1"), "\(npn)")
 
             // An NPN client that knows SPDY too gets it: NPN picks by the server's order.
-            let spdy = try OpenSSLCommand.sClient(port: port, ["-nextprotoneg", "http/1.1,spdy/3"])
+            let spdy = try await OpenSSLCommand.sClient(port: port, ["-nextprotoneg", "http/1.1,spdy/3"])
             #expect(spdy.contains("Next protocol: (1) spdy/3"), "\(spdy)")
 
             let alpn = try await Self.sClient(port: port, ["-alpn", "http/1.1"], request: Self.request)

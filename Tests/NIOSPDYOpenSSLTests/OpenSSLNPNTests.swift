@@ -36,8 +36,8 @@ extension OpenSSLBackendTests {
             return (version, response.statusCode, String(buffer: body))
         }
 
-        func sClient(port: Int, _ arguments: [String]) throws -> String {
-            try OpenSSLCommand.sClient(port: port, arguments)
+        func sClient(port: Int, _ arguments: [String]) async throws -> String {
+            try await OpenSSLCommand.sClient(port: port, arguments)
         }
 
         /// Whether the peer closes `channel` within 5 seconds.
@@ -89,14 +89,14 @@ extension OpenSSLBackendTests {
         @Test("openssl s_client -nextprotoneg spdy/3 (TLS 1.3 allowed) gets spdy/3 at TLS 1.2; -alpn keeps TLS 1.3")
         func opensslCommandLine() async throws {
             let server = try startServer()
-            let npn = try sClient(port: server.port!, ["-nextprotoneg", "spdy/3"])
+            let npn = try await sClient(port: server.port!, ["-nextprotoneg", "spdy/3"])
             #expect(npn.contains("Next protocol: (1) spdy/3"), "\(npn)")
             #expect(npn.contains("New, TLSv1.2,"), "\(npn)")
-            let alpn = try sClient(port: server.port!, ["-alpn", "spdy/3.1"])
+            let alpn = try await sClient(port: server.port!, ["-alpn", "spdy/3.1"])
             #expect(alpn.contains("ALPN protocol: spdy/3.1"), "\(alpn)")
             #expect(alpn.contains("New, TLSv1.3,"), "\(alpn)")
             // Both offered: ALPN wins, TLS 1.3 stays.
-            let both = try sClient(port: server.port!, ["-alpn", "spdy/3", "-nextprotoneg", "spdy/3"])
+            let both = try await sClient(port: server.port!, ["-alpn", "spdy/3", "-nextprotoneg", "spdy/3"])
             #expect(both.contains("ALPN protocol: spdy/3"), "\(both)")
             #expect(both.contains("New, TLSv1.3,"), "\(both)")
             try await server.shutdownGracefully(timeout: .seconds(5))
@@ -142,7 +142,7 @@ extension OpenSSLBackendTests {
                 .connect(host: "127.0.0.1", port: server.port!).get()
             #expect(try await closes(channel))
             // s_client with neither ALPN nor NPN: no protocol, no session.
-            let none = try sClient(port: server.port!, [])
+            let none = try await sClient(port: server.port!, [])
             #expect(none.contains("No ALPN negotiated"), "\(none)")
             let client = try SPDYClient(
                 configuration: .init(verifyCertificates: false, tlsProvider: .openSSL(.npnOnly)))

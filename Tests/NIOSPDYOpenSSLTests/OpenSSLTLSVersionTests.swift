@@ -31,14 +31,14 @@ extension OpenSSLBackendTests {
         func serverMinimum() async throws {
             let strict = try startServer(minimumTLSVersion: .tlsv12)
             for flag in ["-tls1", "-tls1_1"] {
-                let output = try OpenSSLCommand.sClient(
+                let output = try await OpenSSLCommand.sClient(
                     port: strict.port!, [flag, "-alpn", "spdy/3.1"] + Self.legacyClient)
                 #expect(OpenSSLCommand.negotiated(output) == nil, "\(output)")
             }
-            let cbc = try OpenSSLCommand.sClient(
+            let cbc = try await OpenSSLCommand.sClient(
                 port: strict.port!, ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA256"])
             #expect(OpenSSLCommand.negotiated(cbc) == nil, "\(cbc)")
-            let modern = try OpenSSLCommand.sClient(port: strict.port!, ["-tls1_2", "-alpn", "spdy/3.1"])
+            let modern = try await OpenSSLCommand.sClient(port: strict.port!, ["-tls1_2", "-alpn", "spdy/3.1"])
             let suite = try #require(OpenSSLCommand.negotiated(modern), "\(modern)")
             #expect(suite.version == "TLSv1.2")
             #expect(SPDYTLS.modernCipherSuites.contains(suite.cipher), "\(suite)")
@@ -46,7 +46,7 @@ extension OpenSSLBackendTests {
 
             let legacy = try startServer(minimumTLSVersion: .tlsv1)
             for (flag, version) in [("-tls1", "TLSv1"), ("-tls1_1", "TLSv1.1")] {
-                let output = try OpenSSLCommand.sClient(
+                let output = try await OpenSSLCommand.sClient(
                     port: legacy.port!, [flag, "-alpn", "spdy/3.1"] + Self.legacyClient)
                 let suite = try #require(OpenSSLCommand.negotiated(output), "\(output)")
                 #expect(suite.version == version)
@@ -54,12 +54,12 @@ extension OpenSSLBackendTests {
                 #expect(output.contains("ALPN protocol: spdy/3.1"), "\(output)")
             }
             // NPN at TLS 1.0, as an old OpenSSL-based client would negotiate.
-            let npn = try OpenSSLCommand.sClient(
+            let npn = try await OpenSSLCommand.sClient(
                 port: legacy.port!, ["-tls1", "-nextprotoneg", "spdy/3"] + Self.legacyClient)
             #expect(OpenSSLCommand.negotiated(npn)?.version == "TLSv1", "\(npn)")
             #expect(npn.contains("Next protocol: (1) spdy/3"), "\(npn)")
             // TLS 1.3 stays available.
-            let newest = try OpenSSLCommand.sClient(port: legacy.port!, ["-alpn", "spdy/3.1"])
+            let newest = try await OpenSSLCommand.sClient(port: legacy.port!, ["-alpn", "spdy/3.1"])
             #expect(OpenSSLCommand.negotiated(newest)?.version == "TLSv1.3", "\(newest)")
             try await legacy.shutdownGracefully(timeout: .seconds(5))
         }

@@ -47,15 +47,21 @@ private enum HarnessCurl {
         let report = NIOLockedValueBox(Data())
         let group = DispatchGroup()
         // Feed and drain at once: curl echoing a big body must never block on a full pipe.
-        DispatchQueue.global().async(group: group) {
+        group.enter()
+        Thread.detachNewThread { [group] in
+            defer { group.leave() }
             if let stdin { input.fileHandleForWriting.write(stdin) }
             try? input.fileHandleForWriting.close()
         }
-        DispatchQueue.global().async(group: group) {
+        group.enter()
+        Thread.detachNewThread { [group] in
+            defer { group.leave() }
             let data = output.fileHandleForReading.readDataToEndOfFile()
             body.withLockedValue { $0 = data }
         }
-        DispatchQueue.global().async(group: group) {
+        group.enter()
+        Thread.detachNewThread { [group] in
+            defer { group.leave() }
             let data = errors.fileHandleForReading.readDataToEndOfFile()
             report.withLockedValue { $0 = data }
         }

@@ -15,7 +15,7 @@ import Testing
 /// The wait for curl runs on a Dispatch thread, not on one of the few threads async tests share.
 func curl(_ arguments: [String], stdin: Data? = nil) async throws -> (status: Int32, output: Data) {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
+        Thread.detachNewThread {
             continuation.resume(with: Result { try runCurl(arguments, stdin: stdin) })
         }
     }
@@ -32,7 +32,7 @@ private func runCurl(_ arguments: [String], stdin: Data?) throws -> (status: Int
     process.standardInput = stdin == nil ? FileHandle.nullDevice : input
     try process.run()
     if let stdin {
-        DispatchQueue.global().async {
+        Thread.detachNewThread {
             input.fileHandleForWriting.write(stdin)
             try? input.fileHandleForWriting.close()
         }

@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -30,4 +32,16 @@ public func closes(_ channel: any Channel, within timeout: TimeAmount = .seconds
     let closed = (try? await promise.futureResult.get()) ?? false
     timer.cancel()
     return closed
+}
+
+/// Runs blocking work (waiting for a child process, polling with sleeps, `EventLoopFuture.wait()`)
+/// on a Dispatch thread and awaits its result. Async tests share the few threads of Swift's
+/// cooperative pool (one per core): blocking one of them stalls every other async test for as
+/// long as the blocking lasts, and their connections then time out.
+public func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try body() })
+        }
+    }
 }

@@ -511,7 +511,7 @@ import Testing
         let server = try await RunningSpdyd.start(
             root: folder.root, extra: ["--no-tls", version == .v3 ? "-3" : "--spdy3-1"],
             client: .init(plainVersion: version))
-        defer { server.tool.stop(signal: SIGKILL) }
+        defer { server.tool.killNow() }
         let pid = server.tool.process.processIdentifier
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var readings = Readings()
@@ -581,7 +581,7 @@ import Testing
         server.connection.close()
         try? await within(30, "client shutdown") { try await server.client.shutdown() }
         if failure == nil {
-            #expect(server.tool.stop() == 0, "\(name): spdyd did not stop cleanly: \(server.tool.stderr)")
+            await #expect(server.tool.stop() == 0, "\(name): spdyd did not stop cleanly: \(server.tool.stderr)")
         }
         if let failure { throw failure }
     }

@@ -367,7 +367,7 @@ struct SpdycatTests {
         let command = "\(ToolRunner.path(of: "spdycat")) -n --no-tls --spdy3-1 \(server.plain)/big"
         let output = try await withCheckedThrowingContinuation {
             (continuation: CheckedContinuation<String, any Error>) in
-            DispatchQueue.global().async {
+            Thread.detachNewThread {
                 continuation.resume(
                     with: Result {
                         let process = Process()
@@ -410,7 +410,7 @@ struct SpdycatTests {
                 "-nextprotoneg", "spdy/3.1",
             ])
         // SIGKILL: s_server may have inherited SIGTERM blocked from the test process.
-        defer { server.stop(signal: SIGKILL) }
+        defer { server.killNow() }
         try #require(server.waitForOutput("ACCEPT"))
         // s_server -www does not speak SPDY: the request times out after the handshake.
         let result = try await spdycat(["--npn", "-v", "-k", "-t", "2", "https://127.0.0.1:\(port)/"])

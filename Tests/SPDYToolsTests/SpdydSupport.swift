@@ -87,8 +87,8 @@ struct RunningSpdyd {
     ) async throws -> RunningSpdyd {
         let port = freeLocalPort()
         let tool = try ToolRunner.start("spdyd", extra + ["-d", root.path, String(port)] + tail)
-        guard tool.waitForOutput("listen on port \(port)") else {
-            let status = tool.stop(signal: SIGKILL)
+        guard await tool.waitForOutput("listen on port \(port)") else {
+            let status = await tool.stop(signal: SIGKILL)
             throw ToolError("spdyd did not start (status \(status)): \(tool.stderr)")
         }
         let client = try SPDYClient(configuration: configuration)
@@ -111,6 +111,6 @@ struct RunningSpdyd {
     func stop() async throws -> Int32 {
         connection.close()
         try await client.shutdown()
-        return tool.stop()
+        return await tool.stop()
     }
 }

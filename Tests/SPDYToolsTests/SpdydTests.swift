@@ -393,7 +393,7 @@ struct SpdydTests {
     /// the cooperative pool's few threads.
     static func runAside(_ tool: String, _ arguments: [String]) async throws -> ToolResult {
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
+            Thread.detachNewThread {
                 continuation.resume(with: Result { try ToolRunner.run(tool, arguments) })
             }
         }
@@ -462,7 +462,7 @@ struct SpdydTests {
         let folder = try ServedFolder()
         let server = try await RunningSpdyd.start(root: folder.root)
         #expect(try await server.get("/hello.txt").status == "200 OK")
-        let status = server.tool.stop(signal: signal, timeout: 20)
+        let status = await server.tool.stop(signal: signal, timeout: 20)
         #expect(status == 0)
         #expect(server.tool.process.terminationReason == .exit)
         #expect(server.tool.stderr.isEmpty)

@@ -1,5 +1,6 @@
 import Foundation
 import NIOConcurrencyHelpers
+import SPDYTestSupport
 
 /// What a tool printed and how it exited.
 struct ToolResult {
@@ -45,18 +46,23 @@ enum ToolRunner {
         directory: URL? = nil,
         timeout: TimeInterval = 60
     ) async throws -> ToolResult {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(
-                    with: Result {
-                        try ToolRunner.run(
-                            tool, arguments, stdin: stdin, directory: directory, timeout: timeout) as ToolResult
-                    })
-            }
+        try await offCooperativePool {
+            try ToolRunner.runBlocking(tool, arguments, stdin: stdin, directory: directory, timeout: timeout)
         }
     }
 
+    @available(*, noasync, message: "blocks a thread of the cooperative pool: use the async run")
     static func run(
+        _ tool: String,
+        _ arguments: [String],
+        stdin: Data? = nil,
+        directory: URL? = nil,
+        timeout: TimeInterval = 60
+    ) throws -> ToolResult {
+        try runBlocking(tool, arguments, stdin: stdin, directory: directory, timeout: timeout)
+    }
+
+    private static func runBlocking(
         _ tool: String,
         _ arguments: [String],
         stdin: Data? = nil,
@@ -81,12 +87,12 @@ enum ToolRunner {
         let errData = Locked(Data())
         let group = DispatchGroup()
         group.enter()
-        DispatchQueue.global().async {
+        Thread.detachNewThread {
             outData.set(out.fileHandleForReading.readDataToEndOfFile())
             group.leave()
         }
         group.enter()
-        DispatchQueue.global().async {
+        Thread.detachNewThread {
             errData.set(err.fileHandleForReading.readDataToEndOfFile())
             group.leave()
         }
@@ -143,7 +149,7 @@ final class BackgroundTool: @unchecked Sendable {
     /// Reads `pipe` on a background queue until it closes, appending what arrives.
     private func drain(_ pipe: Pipe, into sink: Locked<Data>) {
         group.enter()
-        DispatchQueue.global().async { [group] in
+        Thread.detachNewThread { [group] in
             while true {
                 let chunk = pipe.fileHandleForReading.availableData
                 if chunk.isEmpty { break }
@@ -158,7 +164,33 @@ final class BackgroundTool: @unchecked Sendable {
     /// What it printed so far on standard error.
     var stderr: String { String(decoding: collectedErr.get(), as: UTF8.self) }
 
+    /// ``waitForOutput(_:timeout:)`` for async tests: polls with `Task.sleep`, leaving the
+    /// thread to other tests.
+    func waitForOutput(_ text: String, timeout: TimeInterval = 30) async -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if stdout.contains(text) || stderr.contains(text) { return true }
+            if !process.isRunning { return stdout.contains(text) || stderr.contains(text) }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return false
+    }
+
+    /// ``stop(signal:timeout:)`` for async tests: the wait for the exit happens off the
+    /// cooperative pool.
+    @discardableResult
+    func stop(signal: Int32 = SIGTERM, timeout: TimeInterval = 30) async -> Int32 {
+        (try? await offCooperativePool { self.stopBlocking(signal: signal, timeout: timeout) }) ?? -1
+    }
+
+    /// Sends SIGKILL without waiting for the exit (for a `defer` in an async test, which cannot
+    /// wait); the process is reaped when it exits.
+    func killNow() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
     /// Waits until standard output contains `text` (or `timeout` passes); returns whether it did.
+    @available(*, noasync, message: "blocks a thread of the cooperative pool: use the async waitForOutput")
     func waitForOutput(_ text: String, timeout: TimeInterval = 30) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
@@ -170,8 +202,13 @@ final class BackgroundTool: @unchecked Sendable {
     }
 
     /// Sends `signal` (SIGTERM by default) and waits for the exit; returns the status.
+    @available(*, noasync, message: "blocks a thread of the cooperative pool: use the async stop")
     @discardableResult
     func stop(signal: Int32 = SIGTERM, timeout: TimeInterval = 30) -> Int32 {
+        stopBlocking(signal: signal, timeout: timeout)
+    }
+
+    private func stopBlocking(signal: Int32, timeout: TimeInterval) -> Int32 {
         if process.isRunning { kill(process.processIdentifier, signal) }
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
