@@ -140,7 +140,7 @@ extension SPDYSession {
             return stream.machine.refusalOfSynReply()
         case .headers(let f):
             guard let stream = stream(f.streamID) else { return .streamClosed }
-            return stream.machine.refusalOfHeaders()
+            return stream.machine.refusalOfHeadersOrData()
         case .windowUpdate(let f):
             if f.streamID == .zero && sessionFlowControlOn { return nil }
             guard let stream = stream(f.streamID) else { return .streamClosed }
@@ -154,7 +154,7 @@ extension SPDYSession {
 
     /// Whether the stream's DATA may go out now: its state allows it and none waits deferred.
     private func canSendData(_ stream: SPDYStream) -> Bool {
-        stream.machine.refusalOfData() == nil && stream.deferredData == nil
+        stream.machine.refusalOfHeadersOrData() == nil && stream.deferredData == nil
     }
 
     /// The most the next DATA frame of `stream` may carry.

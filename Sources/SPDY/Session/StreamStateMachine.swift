@@ -129,13 +129,19 @@ struct StreamStateMachine: Equatable {
     /// A HEADERS frame arrived for this stream.
     mutating func receiveHeaders(fin: Bool) -> ReceiveResult {
         guard !closure.remote else { return .streamError(.protocolError) }
+        return receiveOnOpenHalf(fin: fin)
+    }
+
+    /// HEADERS or the end of a DATA frame on a stream whose peer half is open: dropped while we
+    /// reset it, refused on a stream of ours before its SYN_REPLY (draft 3 §2.2.2), else
+    /// accepted, closing the peer's half with FIN.
+    private mutating func receiveOnOpenHalf(fin: Bool) -> ReceiveResult {
         switch state {
         case .closing:
             return .ignore
         case .opened:
             break
         case .idle, .opening:
-            // A local stream takes HEADERS only after the SYN_REPLY.
             if isLocallyInitiated { return .streamError(.protocolError) }
         }
         guard fin else { return .succeed }
@@ -160,17 +166,7 @@ struct StreamStateMachine: Equatable {
             if isClosing { return .ignore }
             return .streamError(version == .v2 ? .protocolError : .streamAlreadyClosed)
         }
-        switch state {
-        case .closing:
-            return .ignore
-        case .opened:
-            break
-        case .idle, .opening:
-            // DATA before the SYN_REPLY: a stream error PROTOCOL_ERROR (draft 3 §2.2.2).
-            if isLocallyInitiated { return .streamError(.protocolError) }
-        }
-        guard fin else { return .succeed }
-        return setClosure { $0.remote = true } ? .succeedAndClose : .succeed
+        return receiveOnOpenHalf(fin: fin)
     }
 
     // MARK: Sending
@@ -186,18 +182,9 @@ struct StreamStateMachine: Equatable {
         }
     }
 
-    /// Why a HEADERS frame cannot go out now, or `nil`.
-    func refusalOfHeaders() -> SPDYError.Code? {
-        if closure.local { return .streamShutWR }
-        switch state {
-        case .closing: return .streamClosing
-        case .opened: return nil
-        case .idle, .opening: return isLocallyInitiated ? nil : .invalidStreamState
-        }
-    }
-
-    /// Why DATA cannot go out now, or `nil`.
-    func refusalOfData() -> SPDYError.Code? {
+    /// Why a HEADERS or DATA frame cannot go out now, or `nil`: both need our half open, and
+    /// on a peer's stream our SYN_REPLY first.
+    func refusalOfHeadersOrData() -> SPDYError.Code? {
         if closure.local { return .streamShutWR }
         switch state {
         case .closing: return .streamClosing
