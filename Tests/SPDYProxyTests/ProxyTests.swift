@@ -12,13 +12,9 @@ import Testing
 
 /// An HTTP/1.1 exchange with curl: status line, headers and body.
 ///
-/// The wait for curl runs on a Dispatch thread, not on one of the few threads async tests share.
+/// The wait for curl runs off the few threads async tests share.
 func curl(_ arguments: [String], stdin: Data? = nil) async throws -> (status: Int32, output: Data) {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread {
-            continuation.resume(with: Result { try runCurl(arguments, stdin: stdin) })
-        }
-    }
+    try await offCooperativePool { try runCurl(arguments, stdin: stdin) }
 }
 
 private func runCurl(_ arguments: [String], stdin: Data?) throws -> (status: Int32, output: Data) {

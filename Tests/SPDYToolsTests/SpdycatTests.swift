@@ -365,23 +365,17 @@ struct SpdycatTests {
     func progressOnTerminal() async throws {
         let server = try CatServer.start()
         let command = "\(ToolRunner.path(of: "spdycat")) -n --no-tls --spdy3-1 \(server.plain)/big"
-        let output = try await withCheckedThrowingContinuation {
-            (continuation: CheckedContinuation<String, any Error>) in
-            Thread.detachNewThread {
-                continuation.resume(
-                    with: Result {
-                        let process = Process()
-                        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-                        process.arguments = ["-q", "-e", "-c", command, "/dev/null"]
-                        let pipe = Pipe()
-                        process.standardOutput = pipe
-                        process.standardInput = FileHandle.nullDevice
-                        try process.run()
-                        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                        process.waitUntilExit()
-                        return String(decoding: data, as: UTF8.self)
-                    })
-            }
+        let output = try await offCooperativePool {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+            process.arguments = ["-q", "-e", "-c", command, "/dev/null"]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
         }
         #expect(output.contains("\rbig ["))
         #expect(output.contains("] 100% 2.0 MiB/2.0 MiB"))

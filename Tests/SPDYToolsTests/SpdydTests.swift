@@ -352,16 +352,16 @@ struct SpdydTests {
             root: folder.root, extra: extra, client: .init(plainVersion: .v3, verifyCertificates: false), tls: tls)
         let base = "\(tls ? "https" : "http")://localhost:\(server.port)"
         for (path, expected) in [("/hello.txt", Array(ServedFolder.hello.utf8)), ("/large.bin", large)] {
-            let fetched = try await Self.runAside(curl, ["-sS", "-k", "--http1.1", "-o", "-", base + path])
+            let fetched = try await ToolRunner.run(curl, ["-sS", "-k", "--http1.1", "-o", "-", base + path])
             #expect(fetched.status == 0, "\(fetched.stderr)")
-            let spdycat = try await Self.runAside("spdycat", (tls ? ["-k"] : ["--no-tls", "-3"]) + [base + path])
+            let spdycat = try await ToolRunner.run("spdycat", (tls ? ["-k"] : ["--no-tls", "-3"]) + [base + path])
             #expect(spdycat.status == 0, "\(spdycat.stderr)")
             #expect(fetched.stdoutBytes == spdycat.stdoutBytes, "\(path): curl and spdycat differ")
             #expect(Array(fetched.stdoutBytes) == expected, "\(path): not the file's bytes")
         }
         // The same answers, as HTTP/1.1 says them: status line, spdyd's headers, keep-alive
         // (two URLs on one connection), 404's gzip page with its length.
-        let verbose = try await Self.runAside(
+        let verbose = try await ToolRunner.run(
             curl,
             [
                 "-sS", "-k", "--http1.1", "-v", "-o", "/dev/null", "-o", "/dev/null", base + "/hello.txt",
@@ -381,22 +381,12 @@ struct SpdydTests {
             root: folder.root, extra: extra + ["--no-http1"],
             client: .init(plainVersion: .v3, verifyCertificates: false),
             tls: tls)
-        let refused = try await Self.runAside(
+        let refused = try await ToolRunner.run(
             curl, ["-sS", "-k", "--http1.1", "-m", "3", "http\(tls ? "s" : "")://localhost:\(spdyOnly.port)/hello.txt"])
         #expect(refused.status != 0)
         #expect(refused.stdout.isEmpty)
         #expect(try await spdyOnly.get("/hello.txt").status == "200 OK")
         try await spdyOnly.stop()
-    }
-
-    /// Runs a tool to completion on a Dispatch thread, so that the wait does not hold one of
-    /// the cooperative pool's few threads.
-    static func runAside(_ tool: String, _ arguments: [String]) async throws -> ToolResult {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(with: Result { try ToolRunner.run(tool, arguments) })
-            }
-        }
     }
 
     @Test("TLS 1.0 (openssl s_client -tls1) is refused by default; --tls-min 1.0 lets it in (ALPN and --npn)")
