@@ -19,6 +19,8 @@ let package = Package(
         .executable(name: "spdycat", targets: ["spdycat"]),
         .executable(name: "spdyd", targets: ["spdyd"]),
         .executable(name: "spdyload", targets: ["spdyload"]),
+        .executable(name: "spdyspec", targets: ["spdyspec"]),
+        .library(name: "SPDYSpec", targets: ["SPDYSpec"]),
         .executable(name: "kube-pod", targets: ["kube-pod"]),
         .library(name: "SPDYProxy", targets: ["SPDYProxy"]),
         .executable(name: "spdyproxy", targets: ["spdyproxy"]),
@@ -141,6 +143,31 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        // spdyspec's catalogue and runner (issue 19): a library, so that its tests can run the
+        // catalogue against an in-memory server session.
+        .target(
+            name: "SPDYSpec",
+            dependencies: [
+                "NIOSPDY",
+                "NIOSPDYOpenSSL",
+                "SPDY",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "spdyspec",
+            dependencies: [
+                "SPDYSpec",
+                "SPDY",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .executableTarget(
@@ -285,6 +312,14 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             path: "Tests/SPDYTestSupport"
+        ),
+        .testTarget(
+            name: "SPDYSpecTests",
+            dependencies: [
+                "SPDYSpec",
+                "SPDY",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "NIOSPDYTests",

@@ -228,6 +228,7 @@ final class SPDYRequestStreamHandler: ChannelInboundHandler {
         defer { dispatching = false }
         let required = [":method", ":path", ":version", ":scheme", ":host"].map { headers[$0] }
         let complete = required.allSatisfy { $0 != nil }
+        let bodyProblem = tooLarge ? nil : Self.contentLengthProblem(headers, bodyLength: body.readableBytes)
         let handlerType = server.handlerType
         let acceptsIncomplete = handlerType.handlesIncompleteRequests
         let handler = (complete || acceptsIncomplete) && !tooLarge ? handlerType.init() : SPDYRequestHandler()
@@ -273,6 +274,11 @@ final class SPDYRequestStreamHandler: ChannelInboundHandler {
             streamChannel?.closeAfterAnswer()
         } else if !complete && !acceptsIncomplete {
             handler.sendError(400, message: "Missing a required header (:method, :path, :version, :scheme, :host)")
+        } else if let bodyProblem {
+            // Draft 3 §3.2.1: "If a server receives a request where the sum of the data frame
+            // payload lengths does not equal the size of the Content-Length header, the
+            // server MUST return a 400 (Bad Request) error."
+            handler.sendError(400, message: bodyProblem)
         } else {
             handler.handle()
         }
@@ -292,6 +298,19 @@ final class SPDYRequestStreamHandler: ChannelInboundHandler {
         }
         if !handler.streaming {
             writer.finish()
+        }
+    }
+
+    /// Why a complete request body does not go with its `content-length` (a length that is
+    /// not one number, or a different length), or `nil` when it does or there is none.
+    static func contentLengthProblem(_ headers: SPDYHeaders, bodyLength: Int) -> String? {
+        do {
+            guard let declared = try SPDYHTTPHeaderMapping.contentLength(of: headers), declared != bodyLength else {
+                return nil
+            }
+            return "The body has \(bodyLength) bytes but content-length says \(declared)"
+        } catch {
+            return "\(error)"
         }
     }
 

@@ -35,6 +35,10 @@ public struct SPDYDataChunk: Hashable, Sendable {
 /// arrive, never buffered whole, and the inflated size is bounded by
 /// ``Configuration-swift.struct/maxHeaderBlockSize``: a zlib bomb stops there.
 ///
+/// A SYN_STREAM, SYN_REPLY or HEADERS whose version field is not the decoder's has its
+/// block inflated, so the compression context stays in step, but not parsed: it comes
+/// with no headers.
+///
 /// Every rule of the wire format is checked. A frame that breaks one makes
 /// ``nextFrame()`` throw a ``SPDYFrameDecodingError`` once the whole frame is
 /// consumed; decoding continues with the next frame.
@@ -535,6 +539,14 @@ extension SPDYFrameDecoder {
                         : "the header block inflates to \(progress.inflatedTotal) bytes, past the limit of "
                             + "\(configuration.maxHeaderBlockSize)"
                 )
+            }
+            if progress.header.version != version.wireVersion {
+                // A block of another version was inflated (the context stays in step)
+                // but is not read: its layout is the peer's guess at a version we do
+                // not speak. The session refuses such a SYN_STREAM with
+                // UNSUPPORTED_VERSION and ignores the other frames (draft 2,
+                // "Protocol versioning").
+                return frame(of: progress, headers: SPDYHeaders())
             }
             let lengthSize = layoutVersion(of: progress.header) == 2 ? 2 : 4
             let translate = version == .v2 && configuration.translatesSPDY2HeaderNames

@@ -12,7 +12,9 @@ struct ZlibFailure: Error {
 final class HeaderDeflater {
     private let stream: UnsafeMutablePointer<z_stream>
 
-    init(version: SPDYVersion, level: Int32, windowBits: Int32, memoryLevel: Int32) throws(ZlibFailure) {
+    init(
+        version: SPDYVersion, level: Int32, windowBits: Int32, memoryLevel: Int32, usesDictionary: Bool = true
+    ) throws(ZlibFailure) {
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
         var rc = czlib_deflate_init(stream, level, windowBits, memoryLevel)
@@ -21,6 +23,7 @@ final class HeaderDeflater {
             stream.deallocate()
             throw ZlibFailure(code: rc, message: "deflateInit2 failed (\(rc))")
         }
+        guard usesDictionary else { return }
         let dictionary = version.headerDictionary
         rc = dictionary.withUnsafeBufferPointer { dict in
             deflateSetDictionary(stream, dict.baseAddress, uInt(dict.count))

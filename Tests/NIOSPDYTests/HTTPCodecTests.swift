@@ -405,20 +405,39 @@ struct HTTPCodecTests {
         #expect(describe(try harness.sent()) == ["SYN_REPLY 1 FIN :status=201 Created :version=HTTP/1.1"])
     }
 
-    @Test("a request body shorter or longer than content-length resets the stream with PROTOCOL_ERROR")
+    @Test(
+        "a request body shorter or longer than content-length is answered 400 (draft 3 §3.2.1), or reset once the answer began"
+    )
     func contentLengthMismatch() throws {
         for (length, body) in [("10", "12345"), ("3", "12345")] {
             let log = ServerLog()
             let harness = try http1Server(.v3_1, log)
             try harness.receive(
                 request(method: "POST", extra: [("content-length", length)], fin: false), data(1, body, fin: true))
-            #expect(describe(try harness.sent()) == ["RST_STREAM 1 PROTOCOL_ERROR"], "\(length)")
+            let text = "400 Bad Request: content-length says \(length) bytes but the body has 5\n"
+            #expect(
+                describe(try harness.sent()) == [
+                    "SYN_REPLY 1 :status=400 Bad Request :version=HTTP/1.1 content-length=\(text.utf8.count) content-type=text/plain; charset=utf-8",
+                    "DATA 1 FIN \(String(reflecting: text))",
+                ], "\(length)")
             let codecError = log.errors.compactMap { $0 as? SPDYHTTPCodecError }.first
             #expect(codecError == .contentLengthMismatch(expected: Int(length)!, received: 5))
             // The handler never sees an end for a body that broke its length.
             #expect(!log.parts.contains { if case .end = $0 { true } else { false } })
             #expect(log.inactive)
         }
+        // Once the handler's answer has begun, a body that breaks its length resets the stream.
+        let started = ServerLog()
+        let early = try http1Server(.v3_1, started)
+        try early.receive(request(method: "POST", extra: [("content-length", "10")], fin: false))
+        try respond(started, responseHead(.ok))
+        _ = try early.sent()
+        try early.receive(data(1, "12345", fin: true))
+        #expect(describe(try early.sent()) == ["RST_STREAM 1 PROTOCOL_ERROR"])
+        #expect(
+            started.errors.contains { ($0 as? SPDYHTTPCodecError) == .contentLengthMismatch(expected: 10, received: 5) }
+        )
+
         // A body that matches passes.
         let log = ServerLog()
         let harness = try http1Server(.v3_1, log)

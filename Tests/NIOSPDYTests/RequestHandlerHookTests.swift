@@ -55,4 +55,19 @@ struct RequestHandlerHookTests {
             _ = try await response.collectBody()
         }
     }
+
+    @Test("A body that does not add up to its content-length is answered 400 (draft 3 §3.2.1)")
+    func contentLengthMismatch() async throws {
+        try await withServer(IncompleteRequestHandler.self) { connection in
+            for (length, status) in [("10", 400), ("3", 400), ("5", 200), ("5, 5", 200), ("5, 6", 400), ("x", 400)] {
+                var headers = Self.noHost
+                headers.add(name: ":host", value: "x")
+                headers.replaceOrAdd(name: ":method", value: "POST")
+                headers.add(name: "content-length", value: length)
+                let response = try await connection.request(headers: headers, body: ByteBuffer(string: "12345"))
+                #expect(response.statusCode == status, "content-length \(length)")
+                _ = try await response.collectBody()
+            }
+        }
+    }
 }

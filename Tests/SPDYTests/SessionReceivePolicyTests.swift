@@ -58,13 +58,22 @@ struct SessionReceivePolicyTests {
         try peer.session.recv(bytes)
         #expect(summaries(try peer.collect()) == ["RST_STREAM 1 UNSUPPORTED_VERSION"])
         #expect(peer.endpoint.events.contains(.invalidControlReceived(.synStream, 1, .unsupportedVersion)))
-        // A SYN_STREAM laid out as SPDY/2 in a SPDY/3 session does not parse: GOAWAY.
-        let other = try RawPeer(testing: .server, version: .v3)
-        var v2Layout = ByteBuffer()
-        try other.encoder.encode(syn(1), into: &v2Layout)
-        v2Layout.setInteger(UInt16(0x8002), at: v2Layout.readerIndex)
-        try other.session.recv(v2Layout)
-        #expect(summaries(try other.collect()) == ["GOAWAY 0 PROTOCOL_ERROR"])
+        // The other version of the family, both ways (draft 2, "Protocol versioning": "must
+        // return a RST_STREAM frame with the status code UNSUPPORTED_VERSION"). Its block is
+        // inflated but not read, so the next SYN_STREAM, which refers back to it in the
+        // same zlib stream, is served.
+        for (version, foreign) in [(SPDYVersion.v2, UInt16(3)), (.v3, 2), (.v3_1, 2)] {
+            let other = try RawPeer(testing: .server, version: version)
+            var bytes = ByteBuffer()
+            try other.encoder.encode(syn(1), into: &bytes)
+            bytes.setInteger(0x8000 | foreign, at: bytes.readerIndex)
+            try other.session.recv(bytes)
+            #expect(summaries(try other.collect()) == ["RST_STREAM 1 UNSUPPORTED_VERSION"], "\(version)")
+            other.endpoint.clearEvents()
+            try other.deliver(syn(3, flags: .fin))
+            #expect(other.endpoint.events.contains(.requestReceived(3)), "\(version)")
+            #expect(other.session.streamState(3) != nil, "\(version)")
+        }
     }
 
     @Test("Other control frames of another version are ignored")
@@ -171,7 +180,7 @@ struct SessionReceivePolicyTests {
     }
 
     @Test(
-        "DATA for a stream that never opened → RST INVALID_STREAM (draft 3 §2.2.2); closed or CLOSING streams ignore it"
+        "DATA for a stream that never opened → RST INVALID_STREAM (draft 3 §2.2.2); streams we reset ignore it"
     )
     func dataForMissingStreams() throws {
         let peer = try clientWithRequest()
@@ -210,6 +219,43 @@ struct SessionReceivePolicyTests {
         _ = try closing.collect()
         try closing.deliver(.data(.init(streamID: 9, payload: ByteBuffer(string: "x"))))
         #expect(try closing.collect().isEmpty)
+    }
+
+    @Test("DATA on a closed stream → RST PROTOCOL_ERROR (draft 3 §2.3.7); SPDY/2 ignores it (draft 2)")
+    func dataOnClosedStreams() throws {
+        for version in SPDYVersion.allCases {
+            // Both halves closed: the client's FIN came with the SYN_STREAM, ours with the reply.
+            let server = try RawPeer(testing: .server, version: version)
+            try server.deliver(syn(1, flags: .fin))
+            try server.session.submitResponse(streamID: 1, headers: responseHeaders())
+            _ = try server.collect()
+            #expect(server.session.streamState(1) == nil, "\(version)")
+            // Closed by the peer's RST_STREAM.
+            try server.deliver(syn(3))
+            try server.deliver(.rstStream(.init(streamID: 3, status: .cancel)))
+            server.endpoint.clearEvents()
+            try server.deliver(.data(.init(streamID: 1, payload: ByteBuffer(string: "abcd"))))
+            try server.deliver(.data(.init(streamID: 3, payload: ByteBuffer(string: "abcd"))))
+            #expect(server.endpoint.events.isEmpty, "\(version)")
+            let expected = version == .v2 ? [] : ["RST_STREAM 1 PROTOCOL_ERROR", "RST_STREAM 3 PROTOCOL_ERROR"]
+            #expect(summaries(try server.collect()) == expected, "\(version)")
+            #expect(server.session.wantRead, "\(version)")
+        }
+        // Streams we reset, refused or not, keep ignoring what the peer sent before it knew.
+        let server = try RawPeer(testing: .server, version: .v3_1)
+        try server.session.submitSettings(entries: [.init(id: .maxConcurrentStreams, value: 1)])
+        _ = try server.collect()
+        try server.deliver(syn(1))
+        try server.deliver(syn(3))
+        try server.session.submitRstStream(streamID: 1, status: .cancel)
+        #expect(
+            Set(summaries(try server.collect()).filter { $0.hasPrefix("RST") }) == [
+                "RST_STREAM 3 REFUSED_STREAM", "RST_STREAM 1 CANCEL",
+            ])
+        for id: SPDYStreamID in [1, 3, 1, 3] {
+            try server.deliver(.data(.init(streamID: id, payload: ByteBuffer(string: "late"))))
+        }
+        #expect(try server.collect().filter { if case .rstStream = $0 { true } else { false } }.isEmpty)
     }
 
     @Test(

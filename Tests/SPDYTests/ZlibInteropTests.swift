@@ -344,8 +344,9 @@ struct PythonInflatesOurBlocksTests {
                     version: .v2
                 ),
                 nvBlock([("content-length", "5"), ("status", "200 OK"), ("version", "HTTP/1.1")], version: .v2),
-                nvBlock([("x-empty", ""), ("x-large", Self.large)], version: .v2),
-                nvBlock([("x-empty", ""), ("x-large", Self.large)], version: .v2),
+                // SPDY/2 forbids empty values: the encoder leaves the pair out.
+                nvBlock([("x-large", Self.large)], version: .v2),
+                nvBlock([("x-large", Self.large)], version: .v2),
             ]
         } else {
             expected = [

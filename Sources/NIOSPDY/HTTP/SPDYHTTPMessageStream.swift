@@ -60,6 +60,12 @@ struct SPDYHTTPMessageStream {
     private var trailers: SPDYHeaders?
 
     private var outbound = OutboundState.head
+
+    /// Whether our head has been written or queued (an error can then only reset the stream).
+    var answerBegun: Bool {
+        if case .head = outbound { return false }
+        return true
+    }
     private var pendingHead: (block: SPDYHeaders, promise: EventLoopPromise<Void>?)?
     private var dropsBody = false
 

@@ -32,8 +32,10 @@ import SPDY
 /// - Repeated headers travel as one NUL-joined value and come back as separate fields.
 /// - SPDY has no interim responses: 1xx heads are not sent. A response to HEAD, a 204 and a
 ///   304 send no body, whatever the handler writes.
-/// - A request body longer or shorter than its `content-length` resets the stream with
-///   PROTOCOL_ERROR and reaches the handler as ``SPDYHTTPCodecError/contentLengthMismatch(expected:received:)``.
+/// - A request body longer or shorter than its `content-length` reaches the handler as
+///   ``SPDYHTTPCodecError/contentLengthMismatch(expected:received:)`` and is answered 400
+///   Bad Request by the codec (draft 3 §3.2.1); if the handler's response has already
+///   begun, the stream is reset with PROTOCOL_ERROR instead.
 /// - Trailers, both ways, are a HEADERS frame with FIN after the last DATA.
 /// - Bodies must be `ByteBuffer`s: a file region fails its write with
 ///   ``SPDYHTTPCodecError/fileRegionUnsupported``.
@@ -70,7 +72,16 @@ public final class SPDYToHTTP1ServerCodec: ChannelDuplexHandler, RemovableChanne
         }
         switch received.failure {
         case .head(let error)?: stream.answerBadRequest(context: context, for: error)
-        case .body(let error)?: stream.reset(context: context, for: error)
+        case .body(let error)?:
+            // Draft 3 §3.2.1: a body that does not add up to its Content-Length "MUST
+            // return a 400 (Bad Request) error". The handler has seen the head, so it is
+            // told; once its answer has begun, only a reset is left.
+            if stream.answerBegun {
+                stream.reset(context: context, for: error)
+            } else {
+                context.fireErrorCaught(error)
+                stream.answerBadRequest(context: context, for: error)
+            }
         case nil: break
         }
     }

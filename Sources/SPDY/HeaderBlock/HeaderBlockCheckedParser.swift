@@ -50,6 +50,11 @@ extension HeaderBlockParser {
                         nulCount: &nulCount
                     )
             }
+            if problem == nil && valueLength == 0 && lengthSize == 2 {
+                // Draft 2: "A receiver of a zero-length name or value must send a
+                // RST_STREAM with code PROTOCOL error." SPDY/3 allows empty values.
+                problem = "a header value is empty, which SPDY/2 does not allow"
+            }
         }
         guard offset == total else {
             throw .malformed("\(total - offset) bytes follow the last pair")

@@ -138,7 +138,8 @@ enum HeaderBlockParser {
             guard nameLength > 0, total &- nameStart >= nameLength &+ lengthSize else { return -1 }
             let valueLength = readLength(valueLengthAt)
             let valueStart = valueLengthAt &+ lengthSize
-            guard total &- valueStart >= valueLength else { return -1 }
+            // SPDY/2 forbids empty values (SPDY/3 allows them): the full parse says so.
+            guard total &- valueStart >= valueLength, valueLength > 0 || lengthSize == 4 else { return -1 }
             offset = valueStart &+ valueLength
 
             // The name: its bytes, and its first eight bytes as a big-endian key,

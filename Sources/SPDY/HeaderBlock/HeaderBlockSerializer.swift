@@ -18,7 +18,8 @@ private func lexicographicallyPrecedes(
 /// Writes name/value blocks (before compression) the way the protocol and
 /// the reference implementation do: names lowercased, pairs sorted by name
 /// (stably), equal names merged into one NUL-joined value, empty values
-/// dropped from a merge. Its buffers are reused from block to block.
+/// dropped from a merge, and in SPDY/2 (which forbids empty values) a pair
+/// whose value is empty left out. Its buffers are reused from block to block.
 struct HeaderBlockSerializer {
     private struct Entry {
         var nameStart: Int
@@ -135,6 +136,7 @@ struct HeaderBlockSerializer {
         var index = 0
         while index < entries.count {
             let entry = entries[index]
+            let pairStart = block.count
             var end = index + 1
             while end < entries.count,
                 names[entries[end].nameRange].elementsEqual(names[entry.nameRange])
@@ -164,9 +166,16 @@ struct HeaderBlockSerializer {
                     maximum: maxLength
                 )
             }
+            index = end
+            if valueLength == 0 && version == .v2 {
+                // Draft 2: "The length of each name and value must be greater than zero",
+                // and a receiver resets the stream otherwise; the pair says nothing, so
+                // it is left out rather than costing the stream.
+                block.removeSubrange(pairStart...)
+                continue
+            }
             putLength(valueLength, size: lengthSize, at: valueLengthAt)
             count += 1
-            index = end
         }
         guard count <= maxLength else {
             throw .headerFieldTooLong(name: "(pair count)", length: count, maximum: maxLength)

@@ -448,9 +448,14 @@ extension SPDYSession {
     }
 
     /// DATA for a stream the session does not hold. Stream 0 is never a stream: a session
-    /// error. A stream that was never opened gets the drafts' stream error INVALID_STREAM
-    /// (none once we sent GOAWAY). DATA for a stream that existed and is closed is ignored,
-    /// as spdylay does: the peer may have sent it before our RST_STREAM reached it.
+    /// error. Once we sent GOAWAY, nothing (draft 3 §2.2.2 asks for no answer then).
+    /// A stream that was never opened gets INVALID_STREAM (every draft's "data frame for a
+    /// stream-id which is not open"/"does not exist"). A closed stream gets
+    /// PROTOCOL_ERROR in SPDY/3 and 3.1 (draft 3 §2.3.7, "a data frame after the stream is
+    /// closed"), unless we reset it lately: the peer may have sent that DATA before our
+    /// RST_STREAM reached it, and §2.4.2 lets us coalesce the answers. SPDY/2 ignores DATA
+    /// on a closed stream, as draft 2 says ("must ignore the data received after the
+    /// teardown").
     private func dataForMissingStream(_ id: SPDYStreamID) {
         if id == .zero {
             failSession(status: .protocolError)
@@ -465,6 +470,8 @@ extension SPDYSession {
         }
         if neverOpened {
             rejectDataFrame(id, status: .invalidStream)
+        } else if version != .v2 && !recentlyReset.contains(id) {
+            rejectDataFrame(id, status: .protocolError)
         }
     }
 

@@ -97,6 +97,7 @@ extension SPDYSession {
         case .headers(let f): priority = Int(stream(f.streamID)?.priority ?? lowestPriority)
         case .windowUpdate(let f): priority = Int(stream(f.streamID)?.priority ?? lowestPriority)
         case .rstStream(let f):
+            recentlyReset.insert(f.streamID)
             if let stream = stream(f.streamID) {
                 stream.machine.resetQueued()
                 priority = Int(stream.priority)

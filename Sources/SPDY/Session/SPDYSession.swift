@@ -139,6 +139,8 @@ public final class SPDYSession {
     @exclusivity(unchecked) var nextPingID: UInt32
     @exclusivity(unchecked) var outstandingPingIDs: Set<UInt32> = []
     @exclusivity(unchecked) var lastReceivedStreamID: SPDYStreamID = .zero
+    /// Streams we sent RST_STREAM for lately, whose in-flight DATA is dropped quietly.
+    @exclusivity(unchecked) var recentlyReset = RecentlyResetStreams()
 
     @exclusivity(unchecked) var goAwaySent = false
     @exclusivity(unchecked) var goAwayReceived = false

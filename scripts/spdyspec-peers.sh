@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# Runs spdyspec against the SPDY servers of other stacks, as Interop/run.sh builds them:
+#   netty-spdy3.1   Netty 4.1's SPDY (SpdyFrameCodec + SpdySessionHandler, SPDY/3.1) as
+#                   Benchmarks/netty/NettySpdyFileServer, plain TCP, spdyspec --spdy3-1
+#   netty-spdy3     the same server with spdyspec -3 (SPDY/3.1 is version 3 on the wire, so
+#                   Netty takes SPDY/3 clients too; it keeps its 3.1 session window)
+#   spdystream      github.com/moby/spdystream (SPDY/3, no flow control) as
+#                   Interop/go/spdystream-server, plain TCP, spdyspec -3
+# Both servers serve a small body and a 200 000-byte /big (the flow-control cases' resource):
+# NettySpdyFileServer answers / with 404 and /big with the file (any status does for most
+# cases); spdystream-server answers every path with 200.
+#
+#   scripts/spdyspec-peers.sh [SPDYSPEC_BIN] [OUT_DIR]
+#
+# SPDYSPEC_BIN defaults to .build/debug/spdyspec (build it first). OUT_DIR (default: a new
+# temporary folder, printed at the end) gets NAME.txt (spdyspec's whole output), NAME.xml
+# (JUnit) and NAME.server.log per run. Builds into .build-interop/ as Interop/run.sh does
+# (needs javac and libnetty-java, golang-go and golang-github-docker-spdystream-dev; see
+# scripts/install-interop-deps.sh). The Netty runs and the spdystream run go side by side
+# (about 2 minutes in all), each on a fresh server. Prints one line per run and ends with
+# "spdyspec-peers: N runs completed, N could not run". Failed cases are findings, not errors:
+# the exit status is 0 when every run completed, whatever its cases found, and 2 when a run
+# could not happen (spdyspec missing, a peer that did not build or start, spdyspec exit 2, or
+# a run past SPDYSPEC_PEERS_RUN_TIMEOUT seconds, default 150).
+set -uo pipefail
+# Paths given on the command line are taken from the caller's folder.
+absolute() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+spdyspec=${1:+$(absolute "$1")}
+out_dir=${2:+$(absolute "$2")}
+cd "$(dirname "$0")/.."
+root=$(pwd)
+spdyspec=${spdyspec:-$root/.build/debug/spdyspec}
+if [ ! -x "$spdyspec" ]; then
+    echo "spdyspec-peers: $spdyspec is missing (build spdyspec first, or pass its path)" >&2
+    echo "spdyspec-peers: 0 runs completed, 3 could not run"
+    exit 2
+fi
+[ -n "$out_dir" ] || out_dir=$(mktemp -d "${TMPDIR:-/tmp}/spdyspec-peers.XXXXXX")
+mkdir -p "$out_dir"
+out_dir=$(cd "$out_dir" && pwd)
+build="$root/.build-interop"
+mkdir -p "$build"
+run_timeout=${SPDYSPEC_PEERS_RUN_TIMEOUT:-150}
+work=$(mktemp -d)
+lane_pids=()
+
+# The lanes (below) kill their own server and spdyspec when told to stop.
+cleanup() {
+    local pid
+    for pid in "${lane_pids[@]}"; do
+        kill -TERM "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+started=$(now)
+
+# --- Build (the steps of Interop/run.sh) ---------------------------------------------------
+
+netty_jars=""
+for jar in common buffer transport codec codec-http handler resolver; do
+    netty_jars="$netty_jars/usr/share/java/netty-$jar.jar:"
+done
+netty_missing=""
+if ! command -v javac >/dev/null 2>&1 || [ ! -f /usr/share/java/netty-codec-http.jar ]; then
+    netty_missing="the Netty server is not built (libnetty-java, javac)"
+else
+    rm -rf "$build/netty-bench"
+    mkdir -p "$build/netty-bench"
+    if ! javac -nowarn -d "$build/netty-bench" -cp "$netty_jars" Benchmarks/netty/NettySpdyFileServer.java \
+        >"$work/javac.log" 2>&1; then
+        netty_missing="compiling NettySpdyFileServer failed"
+        tail -30 "$work/javac.log"
+    fi
+fi
+netty_version=$(unzip -p /usr/share/java/netty-codec-http.jar META-INF/MANIFEST.MF 2>/dev/null |
+    sed -n 's/^Implementation-Version: *\([^[:space:]]*\).*/\1/p')
+java_command="java -Xmx1g -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp $netty_jars$build/netty-bench"
+
+go_missing=""
+if ! command -v go >/dev/null 2>&1 || [ ! -d /usr/share/gocode/src/github.com/moby/spdystream ]; then
+    go_missing="the spdystream server is not built (golang-go, golang-github-docker-spdystream-dev)"
+elif ! GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$build/go-cache" GOFLAGS= \
+    go build -o "$build/spdystream-server" ./Interop/go/spdystream-server >"$work/go.log" 2>&1; then
+    go_missing="building the spdystream server failed"
+    tail -30 "$work/go.log"
+fi
+echo "spdyspec-peers: built the peers in $(elapsed "$started") s"
+
+# What the servers serve.
+mkdir -p "$work/www"
+echo "spdyspec" >"$work/www/index.html"
+head -c 200000 /dev/zero | tr '\0' 'a' >"$work/www/big"
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' \
+        2>/dev/null || shuf -i 20000-32000 -n 1
+}
+
+# The start functions set server_pid and server_port (in the lane's subshell).
+# Starts NettySpdyFileServer on a free port (it takes the port as an argument and binds every
+# address); sets server_pid and server_port once it is listening.
+start_netty() {
+    local log=$1 tries
+    for _ in 1 2 3; do
+        server_port=$(free_port)
+        : >"$log"
+        $java_command NettySpdyFileServer "$server_port" "$work/www" >"$log" 2>&1 &
+        server_pid=$!
+        for tries in $(seq 150); do
+            grep -q "^listening on port" "$log" && return 0
+            kill -0 "$server_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill "$server_pid" 2>/dev/null
+        wait "$server_pid" 2>/dev/null
+        server_pid=""
+        grep -q "Address already in use" "$log" || return 1
+    done
+    return 1
+}
+
+# Starts spdystream-server (it picks its port on 127.0.0.1 and prints "PORT p").
+start_spdystream() {
+    local log=$1 tries
+    "$build/spdystream-server" >"$log" 2>&1 &
+    server_pid=$!
+    for tries in $(seq 100); do
+        server_port=$(awk '/^PORT /{ print $2; exit }' "$log")
+        [ -n "$server_port" ] && return 0
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null
+    server_pid=""
+    return 1
+}
+
+# One run on a fresh server: run NAME DESCRIPTION MISSING START_FUNCTION SPDYSPEC_FLAGS...
+# Writes its line to $work/NAME.line, and "completed" or "not-run" to $work/NAME.result.
+run() {
+    local name=$1 description=$2 missing=$3 start=$4
+    shift 4
+    local run_started status summary line result=not-run log="$out_dir/$name.server.log"
+    run_started=$(now)
+    if [ -n "$missing" ]; then
+        line="NOT RUN: $missing"
+    elif ! "$start" "$log"; then
+        line="NOT RUN: the server did not start"$'\n'"$(tail -10 "$log" | sed 's/^/    /')"
+    else
+        # In the background, so that the lane's TERM trap runs at once.
+        timeout -k 5 "$run_timeout" "$spdyspec" "$@" --no-tls --junit "$out_dir/$name.xml" 127.0.0.1 \
+            "$server_port" >"$out_dir/$name.txt" 2>&1 &
+        spec_pid=$!
+        wait "$spec_pid"
+        status=$?
+        spec_pid=""
+        kill "$server_pid" 2>/dev/null
+        wait "$server_pid" 2>/dev/null
+        server_pid=""
+        summary=$(grep -E '^[0-9]+ cases: ' "$out_dir/$name.txt" | tail -1)
+        case "$status" in
+        0 | 1)
+            result=completed
+            line="$summary ($(elapsed "$run_started") s)"
+            ;;
+        124 | 137) line="NOT COMPLETED: spdyspec ran past ${run_timeout} s" ;;
+        *) line="NOT RUN: spdyspec exit $status: $(tail -1 "$out_dir/$name.txt")" ;;
+        esac
+    fi
+    echo "spdyspec-peers: $name ($description): $line" >"$work/$name.line"
+    echo "$result" >"$work/$name.result"
+}
+
+# A lane runs its runs one after the other, in a subshell of its own; the Netty lane and the
+# spdystream lane run side by side (spdystream's run is mostly waiting for timeouts).
+lane() {
+    server_pid=""
+    spec_pid=""
+    trap 'kill $spec_pid $server_pid 2>/dev/null; exit 143' TERM INT
+    trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null' EXIT
+    while [ $# -gt 0 ]; do
+        "run_$1"
+        shift
+    done
+}
+run_netty-spdy3.1() {
+    run netty-spdy3.1 "Netty ${netty_version:-4.1}, SPDY/3.1" "$netty_missing" start_netty --spdy3-1
+}
+run_netty-spdy3() {
+    run netty-spdy3 "Netty ${netty_version:-4.1}, SPDY/3 client on its SPDY/3.1-only server" "$netty_missing" \
+        start_netty -3
+}
+run_spdystream() {
+    run spdystream "spdystream, SPDY/3" "$go_missing" start_spdystream -3
+}
+
+lane netty-spdy3.1 netty-spdy3 &
+lane_pids+=($!)
+lane spdystream &
+lane_pids+=($!)
+wait "${lane_pids[@]}"
+lane_pids=()
+
+completed=0
+not_run=0
+for name in netty-spdy3.1 netty-spdy3 spdystream; do
+    cat "$work/$name.line" 2>/dev/null || echo "spdyspec-peers: $name: NOT RUN: its lane stopped"
+    if [ "$(cat "$work/$name.result" 2>/dev/null)" = completed ]; then
+        completed=$((completed + 1))
+    else
+        not_run=$((not_run + 1))
+    fi
+done
+echo "spdyspec-peers: reports in $out_dir ($(elapsed "$started") s in all)"
+echo "spdyspec-peers: $completed runs completed, $not_run could not run"
+[ "$not_run" -eq 0 ] || exit 2
