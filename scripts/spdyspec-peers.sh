@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Runs spdyspec against the SPDY servers of other stacks, as Interop/run.sh builds them:
-#   netty-spdy3.1   Netty 4.1's SPDY (SpdyFrameCodec + SpdySessionHandler, SPDY/3.1) as
-#                   Benchmarks/netty/NettySpdyFileServer, plain TCP, spdyspec --spdy3-1
+#   netty-spdy3.1   Netty 4.1's SPDY server as applications build it (SpdyFrameCodec +
+#                   SpdySessionHandler + SpdyHttpEncoder/SpdyHttpDecoder +
+#                   SpdyHttpResponseStreamIdHandler, SPDY/3.1) as
+#                   Interop/netty/NettySpdyHttpServer, plain TCP, spdyspec --spdy3-1
 #   netty-spdy3     the same server with spdyspec -3 (SPDY/3.1 is version 3 on the wire, so
 #                   Netty takes SPDY/3 clients too; it keeps its 3.1 session window)
 #   spdystream      github.com/moby/spdystream (SPDY/3, no flow control) as
 #                   Interop/go/spdystream-server, plain TCP, spdyspec -3
-# Both servers serve a small body and a 200 000-byte /big (the flow-control cases' resource):
-# NettySpdyFileServer answers / with 404 and /big with the file (any status does for most
-# cases); spdystream-server answers every path with 200.
+# Both servers answer every path 200 with a small body, and GET /big with 200 000 bytes (the
+# flow-control cases' resource). Netty's HTTP layer (SpdyHttpDecoder) answers a request
+# without :method, :path, ... with 400 itself; spdystream-server has no HTTP layer.
 #
 #   scripts/spdyspec-peers.sh [SPDYSPEC_BIN] [OUT_DIR]
 #
@@ -70,17 +72,19 @@ netty_missing=""
 if ! command -v javac >/dev/null 2>&1 || [ ! -f /usr/share/java/netty-codec-http.jar ]; then
     netty_missing="the Netty server is not built (libnetty-java, javac)"
 else
-    rm -rf "$build/netty-bench"
-    mkdir -p "$build/netty-bench"
-    if ! javac -nowarn -d "$build/netty-bench" -cp "$netty_jars" Benchmarks/netty/NettySpdyFileServer.java \
+    # A folder of its own, not Interop/run.sh's .build-interop/netty, so that the two can run
+    # at the same time.
+    rm -rf "$build/netty-spdyspec"
+    mkdir -p "$build/netty-spdyspec"
+    if ! javac -nowarn -d "$build/netty-spdyspec" -cp "$netty_jars" Interop/netty/NettySpdyHttpServer.java \
         >"$work/javac.log" 2>&1; then
-        netty_missing="compiling NettySpdyFileServer failed"
+        netty_missing="compiling NettySpdyHttpServer failed"
         tail -30 "$work/javac.log"
     fi
 fi
 netty_version=$(unzip -p /usr/share/java/netty-codec-http.jar META-INF/MANIFEST.MF 2>/dev/null |
     sed -n 's/^Implementation-Version: *\([^[:space:]]*\).*/\1/p')
-java_command="java -Xmx1g -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp $netty_jars$build/netty-bench"
+java_command="java -Xmx1g -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp $netty_jars$build/netty-spdyspec"
 
 go_missing=""
 if ! command -v go >/dev/null 2>&1 || [ ! -d /usr/share/gocode/src/github.com/moby/spdystream ]; then
@@ -92,36 +96,22 @@ elif ! GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$build/go-cache" GOFLAG
 fi
 echo "spdyspec-peers: built the peers in $(elapsed "$started") s"
 
-# What the servers serve.
-mkdir -p "$work/www"
-echo "spdyspec" >"$work/www/index.html"
-head -c 200000 /dev/zero | tr '\0' 'a' >"$work/www/big"
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' \
-        2>/dev/null || shuf -i 20000-32000 -n 1
-}
-
 # The start functions set server_pid and server_port (in the lane's subshell).
-# Starts NettySpdyFileServer on a free port (it takes the port as an argument and binds every
-# address); sets server_pid and server_port once it is listening.
+# Starts NettySpdyHttpServer (it picks its port on 127.0.0.1 and prints "PORT p"); the JVM
+# gets 15 s to start.
 start_netty() {
     local log=$1 tries
-    for _ in 1 2 3; do
-        server_port=$(free_port)
-        : >"$log"
-        $java_command NettySpdyFileServer "$server_port" "$work/www" >"$log" 2>&1 &
-        server_pid=$!
-        for tries in $(seq 150); do
-            grep -q "^listening on port" "$log" && return 0
-            kill -0 "$server_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill "$server_pid" 2>/dev/null
-        wait "$server_pid" 2>/dev/null
-        server_pid=""
-        grep -q "Address already in use" "$log" || return 1
+    $java_command NettySpdyHttpServer >"$log" 2>&1 &
+    server_pid=$!
+    for tries in $(seq 150); do
+        server_port=$(awk '/^PORT /{ print $2; exit }' "$log")
+        [ -n "$server_port" ] && return 0
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
     done
+    kill "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null
+    server_pid=""
     return 1
 }
 

@@ -72,6 +72,9 @@ public final class SpecConnection {
     let deflater: SPDYRawHeaderDeflater
     private var pending: [SpecEvent] = []
     private var closed = false
+    /// A write failed: the server closed (or reset) the connection, which a case sees as the
+    /// close event once what arrived before it is read.
+    private var writeFailed: ContinuousClock.Instant?
     /// Everything seen so far, for the report of a failure.
     public private(set) var seen: [SpecEvent] = []
     /// DATA payload bytes received per stream.
@@ -91,6 +94,8 @@ public final class SpecConnection {
     private var globalChecks: GlobalCheckState
     /// The path of a resource the server pushes others with (`--push-path`), if known.
     public var pushPath: String?
+    /// The `:scheme` of requests (`https` unless the runner says the connection is plain TCP).
+    public var scheme = "https"
 
     init(
         version: SPDYVersion, authority: String, transport: any SpecTransport, caseID: String = "",
@@ -125,20 +130,32 @@ public final class SpecConnection {
             if case .ping(let ping) = frame { sentPingIDs.insert(ping.id) }
             try encoder.encode(frame, into: &buffer)
         }
-        try await transport.write(buffer)
+        await write(buffer)
+    }
+
+    /// Writes to the server. A server may close the connection at any time (after a GOAWAY,
+    /// or at once on an error it cannot answer); a write after that is not an error of the
+    /// case but the close, which the next wait reports as an event.
+    private func write(_ buffer: ByteBuffer) async {
+        guard writeFailed == nil else { return }
+        do {
+            try await transport.write(buffer)
+        } catch {
+            writeFailed = .now
+        }
     }
 
     /// Sends bytes as they are (deliberately broken frames, several frames in one write).
     public func sendRaw(_ bytes: [UInt8]) async throws {
         noteSentFrames(bytes)
-        try await transport.write(ByteBuffer(bytes: bytes))
+        await write(ByteBuffer(bytes: bytes))
     }
 
     /// Sends bytes one at a time, with `pause` between writes.
     public func sendRawByteByByte(_ bytes: [UInt8], pause: Duration = .milliseconds(1)) async throws {
         noteSentFrames(bytes)
-        for byte in bytes {
-            try await transport.write(ByteBuffer(bytes: [byte]))
+        for byte in bytes where writeFailed == nil {
+            await write(ByteBuffer(bytes: [byte]))
             try await Task.sleep(for: pause)
         }
     }
@@ -207,7 +224,7 @@ public final class SpecConnection {
     ) -> [(name: [UInt8], value: [UInt8])] {
         let v3: [(String, String)] = [
             (":method", method), (":path", path), (":version", "HTTP/1.1"), (":host", authority),
-            (":scheme", "https"), ("user-agent", "spdyspec"),
+            (":scheme", scheme), ("user-agent", "spdyspec"),
         ]
         let named = v3.map { version == .v2 ? (SPDYHeaderNames.spdy2Name(for: $0.0), $0.1) : $0 } + extra
         return named.map { (Array($0.0.utf8), Array($0.1.utf8)) }.sorted { $0.0.lexicographicallyPrecedes($1.0) }
@@ -320,7 +337,10 @@ public final class SpecConnection {
                 }
             }
         }
-        if isClosed && bytes.readableBytes == 0 {
+        // After a failed write, what the server sent before it closed may still be on its
+        // way through the read side: the close is declared once that has had time to arrive.
+        let closedForWriting = writeFailed.map { $0.duration(to: .now) > .milliseconds(500) } ?? false
+        if (isClosed || closedForWriting) && bytes.readableBytes == 0 {
             globalChecks.observeClose()
             pending.append(.closed)
             closed = true

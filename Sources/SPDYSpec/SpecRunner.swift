@@ -14,6 +14,8 @@ public struct SpecRunner: Sendable {
     public var largePath = "/big"
     /// A path whose response comes with pushed streams (the push cases skip without one).
     public var pushPath: String?
+    /// The `:scheme` of requests: `https` over TLS, `http` over plain TCP.
+    public var scheme = "https"
     public var connect: Connect
     /// The most one case may take, connecting included.
     public var caseTimeout: Duration
@@ -121,6 +123,7 @@ public struct SpecRunner: Sendable {
         let authority = self.authority
         let largePath = self.largePath
         let pushPath = self.pushPath
+        let scheme = self.scheme
         return await withTaskGroup(of: SpecVerdict?.self) { group in
             group.addTask {
                 let transport: any SpecTransport
@@ -136,6 +139,7 @@ public struct SpecRunner: Sendable {
                         observations: observations)
                     connection.largePath = largePath
                     connection.pushPath = pushPath
+                    connection.scheme = scheme
                     try await specCase.run(connection)
                     return .passed
                 } catch let failure as SpecFailure {

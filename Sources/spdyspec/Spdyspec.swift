@@ -80,6 +80,7 @@ struct Spdyspec: AsyncParsableCommand {
             version: version, authority: "\(host):\(port)", caseTimeout: .milliseconds(Int64(caseTimeout * 1000)),
             connect: connect)
         runner.largePath = largePath
+        runner.scheme = tls ? "https" : "http"
         runner.pushPath = pushPath
         let selected = runner.selected(SpecCatalogue.all, sections: sections)
         guard !selected.isEmpty else {

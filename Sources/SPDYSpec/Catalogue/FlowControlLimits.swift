@@ -87,10 +87,21 @@ extension SpecCatalogue {
         ) { c in
             let id = try await c.request(method: "POST", fin: false, extra: [("content-length", "65537")])
             try await c.sendRaw(c.dataFrames(id, count: 65537))
-            try await c.expect("RST_STREAM FLOW_CONTROL_ERROR for stream \(id), or GOAWAY") { event in
+            // The draft's "MAY" leaves accepting the data open too: then the stream lives on
+            // (the PING after the DATA comes back with no RST before it).
+            let ping = c.nextPingID()
+            try await c.send(.ping(.init(id: ping)))
+            try await c.expect(
+                "RST_STREAM FLOW_CONTROL_ERROR for stream \(id), GOAWAY, or the data accepted (PING echoed, no RST)",
+                reject: { event in
+                    if case .frame(.rstStream(let f)) = event { return f.streamID == id }
+                    return c.isFatal(event)
+                }
+            ) { event in
                 switch event {
                 case .frame(.rstStream(let f)): return f.streamID == id && f.status == .flowControlError
                 case .frame(.goAway(let f)): return f.status == .protocolError || f.status.rawValue == 7
+                case .frame(.ping(let p)): return p.id == ping
                 default: return false
                 }
             }

@@ -115,7 +115,7 @@ extension SpecCatalogue {
         ) { c in
             let id = try await c.request(fin: false)
             try await c.sendRaw(c.controlFrame(type: 3, flags: 1, payload: c.word(id.rawValue) + c.word(5)))
-            try await c.expectNothing(for: id)
+            try await c.expectNothingAfterReset(id)
         },
         SpecCase(
             "2.6.3", 4, informational: all3,
@@ -131,7 +131,7 @@ extension SpecCatalogue {
         ) { c in
             let id = try await c.request(fin: false)
             try await c.sendRaw(c.controlFrame(type: 3, payload: c.word(id.rawValue) + c.word(99)))
-            try await c.expectNothing(for: id)
+            try await c.expectNothingAfterReset(id)
             try await c.expectAlive()
         },
         SpecCase(
@@ -182,7 +182,7 @@ extension SpecCatalogue {
         ) { c in
             let id = try await c.request(method: "POST", fin: false, extra: [("content-length", "100")])
             try await c.sendRaw(c.controlFrame(type: 9, payload: c.word(id.rawValue) + c.word(0)))
-            try await c.expectStreamError(id, .protocolError, .flowControlError)
+            try await c.expectStreamErrorOrNothing(id, .protocolError, .flowControlError)
         },
         SpecCase(
             "2.6.8", 7, [], informational: v3Up,
