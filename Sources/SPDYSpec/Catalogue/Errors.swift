@@ -10,15 +10,9 @@ extension SpecCatalogue {
             try await c.readResponse(try await c.request(id: 1))
             try await c.readResponse(try await c.request(id: 3))
             try await c.request(fin: false, id: 1)
-            let event = try await c.expect("GOAWAY PROTOCOL_ERROR with last-good-stream-ID 3") { event in
-                if case .frame(.goAway) = event { return true }
-                return false
-            }
-            guard case .frame(.goAway(let goAway)) = event, goAway.lastGoodStreamID == 3,
-                goAway.status == .protocolError
-            else {
-                throw SpecFailure(expected: "GOAWAY PROTOCOL_ERROR with last-good-stream-ID 3", got: event.description)
-            }
+            // 3 is the last stream accepted (§2.6.6); 1, the stream of the offending frame, is
+            // what a literal reading of §2.4.1 ("most recently received stream") gives.
+            try await c.expectGoAway(lastGood: 3, orOffending: 1, statuses: [.protocolError])
             try await c.expect("the connection's close after the GOAWAY", within: .seconds(5)) { event in
                 if case .closed = event { return true }
                 return false
@@ -33,17 +27,7 @@ extension SpecCatalogue {
             let broken: [UInt8] = [0x38, 0xea] + dictionaryID + [0xff, 0xff, 0xff, 0xff]
             let fixed = c.word(1) + c.word(0) + [0, 0]
             try await c.sendRaw(c.controlFrame(type: 1, flags: 1, payload: fixed + broken))
-            let event = try await c.expect("GOAWAY PROTOCOL_ERROR or INTERNAL_ERROR with last-good-stream-ID 0") {
-                event in
-                if case .frame(.goAway) = event { return true }
-                return false
-            }
-            guard case .frame(.goAway(let goAway)) = event, goAway.lastGoodStreamID == .zero,
-                goAway.status == .protocolError || goAway.status == .internalError
-            else {
-                throw SpecFailure(
-                    expected: "GOAWAY PROTOCOL_ERROR or INTERNAL_ERROR, last good 0", got: event.description)
-            }
+            try await c.expectGoAway(lastGood: .zero, orOffending: 1, statuses: [.protocolError, .internalError])
         },
         SpecCase(
             "2.4.2", 1, all3,

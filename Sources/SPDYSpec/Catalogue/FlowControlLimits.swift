@@ -5,7 +5,8 @@ extension SpecCatalogue {
     /// what the server grants for uploads and how it treats a client that breaks its window.
     static let flowControlLimits: [SpecCase] = [
         SpecCase(
-            "2.6.4", 8, v3Up,
+            // As 2.6.4/7: the negative window comes from a SETTINGS change, a MUST in 3.1 only.
+            "2.6.4", 8, [.v3_1], informational: [.v3],
             "A window made negative by SETTINGS pauses the stream until WINDOW_UPDATEs make it positive (\"MUST track the negative flow control window\")"
         ) { c in
             try await c.send(.settings(.init(entries: [.init(id: .initialWindowSize, value: 8192)])))
