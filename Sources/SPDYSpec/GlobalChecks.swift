@@ -79,6 +79,7 @@ public final class SpecObservations: Sendable {
     }
     private let records = NIOLockedValueBox([GlobalCheck: Record]())
 
+    /// Observations of a new run: nothing seen yet.
     public init() {}
 
     func record(_ check: GlobalCheck, caseID: String, violation: String? = nil) {

@@ -59,6 +59,8 @@ public final class InMemoryServer: SpecTransport, @unchecked Sendable {
         }
     }
 
+    /// Feeds the bytes to the server session and collects what it sends back; the session's
+    /// end (it wants neither to read nor to write) is the connection's close.
     public func write(_ bytes: ByteBuffer) async throws {
         lock.withLock {
             _ = try? session.recv(bytes)
@@ -69,10 +71,12 @@ public final class InMemoryServer: SpecTransport, @unchecked Sendable {
         }
     }
 
+    /// What the server session sent since the last call, and whether it has ended.
     public func take() -> (bytes: ByteBuffer, closed: Bool) {
         received.take()
     }
 
+    /// Ends the connection as the client's close would.
     public func close() async {
         lock.withLock { received.markClosed() }
     }

@@ -18,12 +18,16 @@ public struct SpecTarget: Sendable {
         case npn
     }
 
+    /// The server's host name or address.
     public var host: String
+    /// The server's port.
     public var port: Int
+    /// Plain TCP, or TLS with ALPN or NPN.
     public var security: Security
     /// Accept any certificate (`-k`).
     public var insecure: Bool
 
+    /// A server at `host`:`port`, reached as `security` says.
     public init(host: String, port: Int, security: Security, insecure: Bool) {
         self.host = host
         self.port = port
@@ -125,7 +129,9 @@ final class NetworkTransport: SpecTransport {
 
 /// Why a connection for a case could not be made; the case is then reported as failed with it.
 public struct SpecSetupError: Error, CustomStringConvertible, Sendable {
+    /// What went wrong (the connection refused, the TLS handshake, another version chosen…).
     public var description: String
+    /// A setup error saying `description`.
     public init(_ description: String) { self.description = description }
 }
 

@@ -27,6 +27,8 @@ public struct SpecCase: Sendable {
     /// Whether the case is only its global check (no connection of its own).
     public var observesOnly = false
 
+    /// A case of `section` numbered `number` in the catalogue, counted for `versions`,
+    /// informational for `informational`, whose `run` gets a fresh connection per run.
     public init(
         _ section: String,
         _ number: Int,
@@ -60,21 +62,30 @@ public struct SpecCase: Sendable {
 
 /// The outcome of one case.
 public enum SpecVerdict: Sendable, Equatable {
+    /// The server did what the draft requires.
     case passed
+    /// The server broke a rule of a counted case: what was expected, and what came.
     case failed(expected: String, got: String)
     /// An informational case where the server did something else than expected.
     case noted(expected: String, got: String)
+    /// The case could not be run against this server, with why.
     case skipped(String)
 }
 
 /// The outcome of one case, with what identifies it.
 public struct SpecResult: Sendable {
+    /// The case's ID: version tag, section, number (`3/2.6.1/2`).
     public var id: String
+    /// The draft section the case checks (`2.6.1`).
     public var section: String
+    /// What the case checks, with the draft's words.
     public var title: String
+    /// How it went.
     public var verdict: SpecVerdict
+    /// How long it took, connecting included.
     public var duration: Duration
 
+    /// A result with every field given.
     public init(id: String, section: String, title: String, verdict: SpecVerdict, duration: Duration) {
         self.id = id
         self.section = section

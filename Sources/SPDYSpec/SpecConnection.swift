@@ -12,6 +12,7 @@ public enum SpecEvent: Sendable, CustomStringConvertible {
     /// The server closed the connection.
     case closed
 
+    /// The event as a report shows it (`RST_STREAM PROTOCOL_ERROR (stream 1)`).
     public var description: String {
         switch self {
         case .frame(let frame): return Self.describe(frame)
@@ -43,8 +44,11 @@ public enum SpecEvent: Sendable, CustomStringConvertible {
 
 /// Why a case failed: what the draft requires and what the server did.
 public struct SpecFailure: Error, Sendable {
+    /// What the draft requires, as the report shows it.
     public var expected: String
+    /// What the server did instead.
     public var got: String
+    /// A failure: `expected` did not happen, `got` did.
     public init(expected: String, got: String) {
         self.expected = expected
         self.got = got
@@ -53,13 +57,16 @@ public struct SpecFailure: Error, Sendable {
 
 /// Why a case could not be run against this server (it is reported as skipped).
 public struct SpecSkip: Error, Sendable {
+    /// Why the case could not run (no `--push-path`, a frame the server never sent…).
     public var reason: String
+    /// A skip with `reason`.
     public init(_ reason: String) { self.reason = reason }
 }
 
 /// A client connection that speaks frames: it encodes what a case sends (with a zlib
 /// context of its own, as a peer has) and decodes what the server answers.
 public final class SpecConnection {
+    /// The SPDY version of this connection.
     public let version: SPDYVersion
     /// The `:host` of requests (`HOST:PORT`).
     public let authority: String

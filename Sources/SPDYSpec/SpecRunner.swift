@@ -7,6 +7,7 @@ public struct SpecRunner: Sendable {
     /// Opens a fresh connection to the server under test.
     public typealias Connect = @Sendable (SPDYVersion) async throws -> any SpecTransport
 
+    /// The version under test.
     public var version: SPDYVersion
     /// The `:host` of requests.
     public var authority: String
@@ -16,10 +17,13 @@ public struct SpecRunner: Sendable {
     public var pushPath: String?
     /// The `:scheme` of requests: `https` over TLS, `http` over plain TCP.
     public var scheme = "https"
+    /// How each case's fresh connection is made.
     public var connect: Connect
     /// The most one case may take, connecting included.
     public var caseTimeout: Duration
 
+    /// A runner for `version` whose requests name `authority`, each case on a connection
+    /// `connect` makes, and stopped after `caseTimeout`.
     public init(
         version: SPDYVersion, authority: String, caseTimeout: Duration = .seconds(10),
         connect: @escaping Connect

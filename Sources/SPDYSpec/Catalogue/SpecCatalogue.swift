@@ -5,6 +5,7 @@ import SPDY
 /// its number in the catalogue, the versions (and those where it is informational), a title
 /// with the draft's words, and a function that sends and expects.
 public enum SpecCatalogue {
+    /// Every case, in the order the report groups them.
     public static let all: [SpecCase] =
         framing + streams + errors + settings + ping + goAway + flowControl + headerBlocks + more
         + globals + requests + compression + limits + flowControlLimits + robustness
