@@ -154,6 +154,9 @@ public final class SPDYClient: Sendable {
         public var writeTimeout: TimeAmount?
         /// MAX_CONCURRENT_STREAMS announced to the server. Default 100.
         public var maxConcurrentStreams: UInt32
+        /// Where the connections' counters go (``SPDYMetrics`` with role `client`); `nil`
+        /// (the default) counts nothing.
+        public var metrics: SPDYMetrics?
         /// INITIAL_WINDOW_SIZE announced to the server in the first SETTINGS (spdycat's
         /// `-w`), for SPDY/3 and later; `nil` keeps the protocol's 64 KiB. On SPDY/3.1 the
         /// session window is raised to the same size with a WINDOW_UPDATE on stream 0.
@@ -430,6 +433,7 @@ public final class SPDYClientConnection: @unchecked Sendable {
         )
         connection.frameCompletionTimeout = configuration.frameCompletionTimeout
         connection.writeTimeout = configuration.writeTimeout
+        connection.metrics = configuration.metrics
         let client = SPDYClientConnection(version: version, channel: channel, connection: connection)
         clientBox.value = client
         let maxStreams = configuration.maxConcurrentStreams

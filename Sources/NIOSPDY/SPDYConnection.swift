@@ -175,6 +175,14 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
     /// Stream channels holding more than the per-stream cap.
     @exclusivity(unchecked) private var streamsOverCap = Set<ObjectIdentifier>()
     @exclusivity(unchecked) private var readPending = false
+    /// What the connection counted and has not yet handed to ``metrics``.
+    @exclusivity(unchecked) private var counts = SPDYConnectionCounts()
+    /// Whether this connection was counted as active in ``metrics``.
+    private var countedActive = false
+
+    /// Where the connection's counters go (``SPDYMetrics``), or nowhere. Set it before the
+    /// connection becomes active; ``SPDYServer`` and ``SPDYClient`` set theirs.
+    public var metrics: SPDYMetrics?
 
     /// Creates the connection handler for `session` and installs the session's callbacks.
     ///
@@ -271,6 +279,7 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         var callbacks = SPDYSessionCallbacks()
         callbacks.send = { [unowned self] _, data in write(data) }
         callbacks.onControlFrameReceived = { [unowned self] session, frame, header in
+            if let metrics { count(frame, direction: 1, metrics) }
             notifyFrame(.controlReceived(frame, header))
             controlFrameReceived(frame)
         }
@@ -281,6 +290,7 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
             inboundBytesAdded(stream, chunk.readableBytes)
         }
         callbacks.onDataReceived = { [unowned self] _, flags, id, length in
+            if metrics != nil { counts.frame(1, 0) }
             notifyFrame(.dataReceived(id, flags, length: length))
             if flags.contains(.fin), let stream = streams[id] {
                 stream.receiveFin()
@@ -288,30 +298,66 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
             }
         }
         callbacks.onStreamClosed = { [unowned self] session, id, status in
+            if let metrics {
+                metrics.streamsClosed[metrics.statusIndex(status)].increment(by: 1)
+                if counts.openStreams > 0 {
+                    counts.openStreams -= 1
+                    metrics.activeStreams.decrement(by: 1)
+                }
+            }
             notifyFrame(.streamClosed(id, status))
             guard let stream = streams[id] else { return }
             closedStreams.append((stream, streamError(id, status, stream)))
         }
         callbacks.onControlFrameSent = { [unowned self] session, frame in
+            if let metrics { count(frame, direction: 0, metrics) }
             guard !observers.isEmpty else { return }
             let header = session.reportedHeader(session.sentControlFrameHeader, of: frame)
             notifyObservers(.frame(.controlSent(frame, header)))
         }
         callbacks.onInvalidControlFrameReceived = { [unowned self] session, frame, status in
+            if let metrics { counts.frame(1, metrics.frameTypeIndex(frame)) }
             guard !observers.isEmpty else { return }
             let header = session.reportedHeader(session.receivedControlFrameHeader, of: frame)
             notifyObservers(.frame(.invalidControlReceived(frame, header, status)))
         }
         callbacks.onDataSent = { [unowned self] _, flags, id, length in
+            if metrics != nil { counts.frame(0, 0) }
             notifyFrame(.dataSent(id, flags, length: length))
         }
         callbacks.onControlFrameParseError = { [unowned self] _, type, header, _, code in
             notifyFrame(.parseError(type, header: header, code))
         }
         callbacks.onUnknownControlFrameReceived = { [unowned self] _, header, _ in
+            if metrics != nil { counts.frame(1, SPDYMetrics.unknownFrameType) }
             notifyFrame(.unknownReceived(header: header))
         }
         session.callbacks = callbacks
+    }
+
+    // MARK: Metrics
+
+    /// Counts a control frame sent (`direction` 0) or received (1). A SYN_STREAM sent opens
+    /// a local stream, one received a remote stream: the initiator's index is the direction's.
+    private func count(_ frame: SPDYFrame, direction: Int, _ metrics: SPDYMetrics) {
+        counts.frame(direction, metrics.frameTypeIndex(frame))
+        switch frame {
+        case .synStream: streamOpened(initiator: direction, metrics)
+        case .rstStream(let rst): metrics.resets[direction][metrics.statusIndex(rst.status)].increment(by: 1)
+        default: break
+        }
+    }
+
+    private func streamOpened(initiator: Int, _ metrics: SPDYMetrics) {
+        metrics.streamsOpened[initiator].increment(by: 1)
+        metrics.activeStreams.increment(by: 1)
+        counts.openStreams += 1
+    }
+
+    /// Hands the counts gathered since the last report to ``metrics``.
+    private func reportCounts() {
+        guard let metrics else { return }
+        counts.report(to: metrics, session: session)
     }
 
     private func controlFrameReceived(_ frame: SPDYFrame) {
@@ -661,12 +707,18 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
     private func activate() {
         guard !activated else { return }
         activated = true
+        if let metrics {
+            metrics.connections.increment(by: 1)
+            metrics.activeConnections.increment(by: 1)
+            countedActive = true
+        }
         notifyObservers(.active)
         flush()
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
+        if metrics != nil { counts.bytes(1, bytes.readableBytes) }
         inReadBatch = true
         inSession = true
         do {
@@ -821,6 +873,7 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
     private func write(_ data: ByteBuffer) -> Int {
         guard let context, !closing, context.channel.isWritable else { return 0 }
         let count = data.readableBytes
+        if metrics != nil { counts.bytes(0, count) }
         if count <= Self.batchedPieceLimit {
             if outputBatch.readableBytes + count > Self.batchCapacity {
                 writeOutputBatch(context)
@@ -885,6 +938,7 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
             writeOutputBatch(context)
             context.flush()
         } while flushAgain
+        reportCounts()
         if !session.wantRead && !session.wantWrite {
             closeAfterPendingWrites()
         }
@@ -945,6 +999,15 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         for promise in waiting.values { promise.fail(SPDYStreamError.connectionClosed) }
         for promise in completedWrites { promise.succeed(()) }
         completedWrites = []
+        if let metrics, countedActive {
+            reportCounts()
+            metrics.activeConnections.decrement(by: 1)
+            if counts.openStreams > 0 {
+                metrics.activeStreams.decrement(by: Double(counts.openStreams))
+                counts.openStreams = 0
+            }
+            if let abuse = session.abuseDetected { metrics.abuse[abuse]?.increment(by: 1) }
+        }
         notifyObservers(.closed(error))
         observers = []
     }

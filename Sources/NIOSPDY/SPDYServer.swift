@@ -89,6 +89,10 @@ public final class SPDYServer: @unchecked Sendable {
         /// The HTTP/1.1 side's limits: the largest request head, and how long a connection may
         /// wait for one. The idle and write timeouts and the body limits above apply too.
         public var http1: SPDYServerPipelineConfiguration.HTTP1
+        /// Where the connections' counters go (``SPDYMetrics`` with role `server`), TLS
+        /// handshake failures included; `nil` (the default) counts nothing. spdyd's
+        /// `--metrics-port` sets one on a Prometheus registry.
+        public var metrics: SPDYMetrics?
 
         /// Creates a configuration.
         public init(
@@ -139,7 +143,8 @@ public final class SPDYServer: @unchecked Sendable {
                 idleTimeout: idleTimeout,
                 frameCompletionTimeout: frameCompletionTimeout,
                 writeTimeout: writeTimeout,
-                http1: http1
+                http1: http1,
+                metrics: metrics
             )
         }
     }
@@ -369,8 +374,11 @@ public final class SPDYServer: @unchecked Sendable {
             }
         case .tls, .custom:
             let negotiated = NIOLockedValueBox(false)
+            let metrics = configuration.metrics
             let timeout = channel.eventLoop.scheduleTask(in: configuration.handshakeTimeout) {
                 if !negotiated.withLockedValue({ $0 }) {
+                    // A handshake that never finished failed as much as one refused.
+                    metrics?.recordTLSHandshakeFailure()
                     channel.close(promise: nil)
                 }
             }
@@ -409,6 +417,9 @@ public final class SPDYServer: @unchecked Sendable {
                 } else if let sslContext {
                     try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
                 }
+                if let metrics {
+                    try channel.pipeline.syncOperations.addHandler(TLSHandshakeFailureCounter(metrics: metrics))
+                }
                 try channel.pipeline.syncOperations.addHandler(alpn)
             }
         }
@@ -442,6 +453,7 @@ public final class SPDYServer: @unchecked Sendable {
         )
         connection.frameCompletionTimeout = configuration.frameCompletionTimeout
         connection.writeTimeout = configuration.writeTimeout
+        connection.metrics = configuration.metrics
         let maxStreams = configuration.maxConcurrentStreams
         connection.addObserver { event in
             if case .active = event {

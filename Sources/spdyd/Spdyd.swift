@@ -126,6 +126,15 @@ struct Spdyd: AsyncParsableCommand {
             "Seconds a cached file is served before the file system is consulted again.", valueName: "SECONDS"))
     var fileCacheValidity = 1.0
 
+    @Option(
+        name: .customLong("metrics-port"),
+        help: ArgumentHelp(
+            "Serve the server's counters (connections, streams, resets, frames, bytes, flow-control stalls, "
+                + "abuse limits, TLS handshake failures) in the Prometheus text format at "
+                + "http://127.0.0.1:PORT/metrics (0: any free port).",
+            valueName: "PORT"))
+    var metricsPort: Int?
+
     @Argument(help: ArgumentHelp("The port to listen on (0: any free port).", valueName: "PORT"))
     var port: Int
 
@@ -138,6 +147,9 @@ struct Spdyd: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else {
             throw ValidationError("the port must be in the range [0, 65535], not \(port)")
+        }
+        if let metricsPort, !(0...65535).contains(metricsPort) {
+            throw ValidationError("--metrics-port must be in the range [0, 65535], not \(metricsPort)")
         }
         guard (0...(1 << 20)).contains(fileCacheMiB) else {
             throw ValidationError("--file-cache must be in the range [0, 1048576] MiB, not \(fileCacheMiB)")
@@ -174,18 +186,25 @@ struct Spdyd: AsyncParsableCommand {
         FileHandler.context.withLockedValue {
             $0 = FileServerContext(root: root, port: port, threadPool: threadPool, fileCache: fileCache)
         }
-        let server = try SPDYServer(
-            configuration: .init(
-                port: port,
-                transport: transport,
-                // A file server reads no request body: a large one is refused (413 and
-                // RST_STREAM) rather than collected.
-                maxRequestBodySize: 1 << 20,
-                frameObserver: log?.observer,
-                servesHTTP1: !noHTTP1
-            ),
-            handler: FileHandler.self
+        var metricsEndpoint: MetricsEndpoint?
+        if let metricsPort {
+            do {
+                metricsEndpoint = try await MetricsEndpoint(port: metricsPort)
+            } catch {
+                throw ToolError("cannot serve metrics on port \(metricsPort): \(error)")
+            }
+        }
+        var configuration = SPDYServer.Configuration(
+            port: port,
+            transport: transport,
+            // A file server reads no request body: a large one is refused (413 and
+            // RST_STREAM) rather than collected.
+            maxRequestBodySize: 1 << 20,
+            frameObserver: log?.observer,
+            servesHTTP1: !noHTTP1
         )
+        configuration.metrics = metricsEndpoint?.serverMetrics
+        let server = try SPDYServer(configuration: configuration, handler: FileHandler.self)
         // The listening lines below replace the library's log line; warnings still show.
         server.logger.logLevel = .warning
         let signals = SignalWaiter(signals: [SIGINT, SIGTERM])
@@ -203,11 +222,15 @@ struct Spdyd: AsyncParsableCommand {
         for line in listeningLines(server.localAddresses, port: actualPort) {
             Output.standardOutput.write(line + "\n")
         }
+        if let metricsEndpoint {
+            Output.standardOutput.write("metrics on http://127.0.0.1:\(metricsEndpoint.port)/metrics\n")
+        }
         if daemonChild {
             Daemon.detach()
         }
         await signals.next()
         try? await server.shutdownGracefully(timeout: .seconds(10))
+        await metricsEndpoint?.close()
         try? await threadPool.shutdownGracefully()
     }
 

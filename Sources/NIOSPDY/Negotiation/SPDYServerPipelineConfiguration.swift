@@ -59,6 +59,9 @@ public struct SPDYServerPipelineConfiguration: Sendable {
     public var writeTimeout: TimeAmount?
     /// The HTTP/1.1 side's limits.
     public var http1: HTTP1
+    /// Where the SPDY connections' counters go (``SPDYMetrics`` with role `server`); `nil`
+    /// (the default) counts nothing.
+    public var metrics: SPDYMetrics?
 
     /// Creates a configuration.
     public init(
@@ -69,8 +72,10 @@ public struct SPDYServerPipelineConfiguration: Sendable {
         idleTimeout: TimeAmount? = .minutes(5),
         frameCompletionTimeout: TimeAmount? = .seconds(30),
         writeTimeout: TimeAmount? = .seconds(60),
-        http1: HTTP1 = .init()
+        http1: HTTP1 = .init(),
+        metrics: SPDYMetrics? = nil
     ) {
+        self.metrics = metrics
         self.session = session
         self.streams = streams
         self.maxConcurrentStreams = maxConcurrentStreams

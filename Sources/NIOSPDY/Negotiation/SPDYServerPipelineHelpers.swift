@@ -22,6 +22,7 @@ extension ChannelPipeline.SynchronousOperations {
         )
         connection.frameCompletionTimeout = configuration.frameCompletionTimeout
         connection.writeTimeout = configuration.writeTimeout
+        connection.metrics = configuration.metrics
         let settings = configuration.initialSettings
         if !settings.isEmpty {
             connection.addObserver { event in

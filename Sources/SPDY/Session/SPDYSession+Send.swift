@@ -177,6 +177,7 @@ extension SPDYSession {
     private func readData(_ data: OutboundData, stream: SPDYStream, item: OutboundItem) throws -> ActiveFrame? {
         let length = nextDataLength(stream)
         guard length > 0 else {
+            flowControlStallCount &+= 1
             deferData(data, stream: stream, reason: .flowControl)
             return nil
         }

@@ -182,6 +182,9 @@ public final class SPDYSession {
     /// ``Configuration-swift.struct/maxQueuedFrames``) the peer passed, if it passed one: the
     /// session then sent GOAWAY PROTOCOL_ERROR and ignores what the peer sends.
     @exclusivity(unchecked) public internal(set) var abuseDetected: SPDYAbuse?
+    /// How many times a stream's DATA was held back because a flow-control window (the
+    /// stream's, or the SPDY/3.1 session's) had no room: one count per stall, not per retry.
+    @exclusivity(unchecked) public internal(set) var flowControlStallCount = 0
 
     /// Creates a session (the reference's `Session(side, version, config, callbacks…, user_data)`).
     ///
