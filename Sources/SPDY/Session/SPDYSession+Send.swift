@@ -177,7 +177,10 @@ extension SPDYSession {
     private func readData(_ data: OutboundData, stream: SPDYStream, item: OutboundItem) throws -> ActiveFrame? {
         let length = nextDataLength(stream)
         guard length > 0 else {
-            flowControlStallCount &+= 1
+            if !stream.flowControlStalled {
+                stream.flowControlStalled = true
+                flowControlStallCount &+= 1
+            }
             deferData(data, stream: stream, reason: .flowControl)
             return nil
         }
@@ -209,6 +212,7 @@ extension SPDYSession {
                 length: payload.readableBytes,
                 into: &frameBuffer
             )
+            stream.flowControlStalled = false
             var frame = ActiveFrame(item: item, head: frameBuffer, body: payload)
             frame.dataFlags = flags
             frame.dataLength = payload.readableBytes

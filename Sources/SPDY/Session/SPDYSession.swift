@@ -183,7 +183,8 @@ public final class SPDYSession {
     /// session then sent GOAWAY PROTOCOL_ERROR and ignores what the peer sends.
     @exclusivity(unchecked) public internal(set) var abuseDetected: SPDYAbuse?
     /// How many times a stream's DATA was held back because a flow-control window (the
-    /// stream's, or the SPDY/3.1 session's) had no room: one count per stall, not per retry.
+    /// stream's, or the SPDY/3.1 session's) had no room: one count per stall, from the first
+    /// refusal to the stream's next DATA frame, however often it was retried in between.
     @exclusivity(unchecked) public internal(set) var flowControlStallCount = 0
 
     /// Creates a session (the reference's `Session(side, version, config, callbacks…, user_data)`).

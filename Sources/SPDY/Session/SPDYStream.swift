@@ -31,6 +31,9 @@ final class SPDYStream {
     /// The DATA item waiting outside the queue, and why.
     @exclusivity(unchecked) var deferredData: OutboundData?
     @exclusivity(unchecked) var deferralReason: DeferralReason = .application
+    /// Whether its DATA is held back by flow control since its last DATA frame: a resumption
+    /// that finds no room (the SPDY/3.1 session window shared out) is the same stall.
+    @exclusivity(unchecked) var flowControlStalled = false
     /// Streams the peer pushed in association with this one.
     @exclusivity(unchecked) var pushedStreams: [SPDYStreamID] = []
 
@@ -54,6 +57,7 @@ final class SPDYStream {
         self.window = FlowControlWindow(send: sendWindow, receive: recvWindow)
         self.deferredData = nil
         self.deferralReason = .application
+        self.flowControlStalled = false
         self.pushedStreams.removeAll(keepingCapacity: true)
     }
 
