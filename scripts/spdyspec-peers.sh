@@ -97,13 +97,14 @@ fi
 echo "spdyspec-peers: built the peers in $(elapsed "$started") s"
 
 # The start functions set server_pid and server_port (in the lane's subshell).
-# Starts NettySpdyHttpServer (it picks its port on 127.0.0.1 and prints "PORT p"); the JVM
-# gets 15 s to start.
-start_netty() {
-    local log=$1 tries
-    $java_command NettySpdyHttpServer >"$log" 2>&1 &
+# Starts a server that picks its port on 127.0.0.1 and prints "PORT p", and waits up to
+# SECONDS for that line: start_server LOG SECONDS COMMAND...
+start_server() {
+    local log=$1 seconds=$2 tries
+    shift 2
+    "$@" >"$log" 2>&1 &
     server_pid=$!
-    for tries in $(seq 150); do
+    for tries in $(seq $((seconds * 10))); do
         server_port=$(awk '/^PORT /{ print $2; exit }' "$log")
         [ -n "$server_port" ] && return 0
         kill -0 "$server_pid" 2>/dev/null || break
@@ -115,22 +116,11 @@ start_netty() {
     return 1
 }
 
-# Starts spdystream-server (it picks its port on 127.0.0.1 and prints "PORT p").
-start_spdystream() {
-    local log=$1 tries
-    "$build/spdystream-server" >"$log" 2>&1 &
-    server_pid=$!
-    for tries in $(seq 100); do
-        server_port=$(awk '/^PORT /{ print $2; exit }' "$log")
-        [ -n "$server_port" ] && return 0
-        kill -0 "$server_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-    server_pid=""
-    return 1
-}
+# NettySpdyHttpServer; the JVM gets 15 s to start.
+# shellcheck disable=SC2086
+start_netty() { start_server "$1" 15 $java_command NettySpdyHttpServer; }
+
+start_spdystream() { start_server "$1" 10 "$build/spdystream-server"; }
 
 # One run on a fresh server: run NAME DESCRIPTION MISSING START_FUNCTION SPDYSPEC_FLAGS...
 # Writes its line to $work/NAME.line, and "completed" or "not-run" to $work/NAME.result.

@@ -42,7 +42,9 @@ struct ConnectionHeaderTests {
     @Test("Neither a handler's response nor a client's request carries them", arguments: [SPDYVersion.v3, .v3_1])
     func overTheWire(version: SPDYVersion) async throws {
         let server = try SPDYServer(
-            configuration: .init(host: "127.0.0.1", port: 0, transport: .plain(version), threads: 1),
+            // 60 s for the first bytes: see Harness.start.
+            configuration: .init(
+                host: "127.0.0.1", port: 0, transport: .plain(version), handshakeTimeout: .seconds(60), threads: 1),
             handler: ConnectionHeadersHandler.self
         )
         try server.start()

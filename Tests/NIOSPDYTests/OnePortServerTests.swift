@@ -55,6 +55,8 @@ struct OnePortServerTests {
         _ transport: SPDYServer.Transport, _ tweak: (inout SPDYServer.Configuration) -> Void = { _ in }
     ) throws -> SPDYServer {
         var configuration = SPDYServer.Configuration(host: "127.0.0.1", port: 0, transport: transport, threads: 2)
+        // 60 s for the handshake or the first bytes: see Harness.start.
+        configuration.handshakeTimeout = .seconds(60)
         tweak(&configuration)
         let server = try SPDYServer(configuration: configuration, handler: OnePortHandler.self)
         try server.start()
@@ -281,7 +283,8 @@ struct OnePortServerTests {
     @Test("An async responder answers HTTP/1.1 with content-length and sees the protocol")
     func asyncResponder() async throws {
         let server = try SPDYServer(
-            configuration: .init(host: "127.0.0.1", port: 0, transport: .plain(.v3), threads: 1)
+            configuration: .init(
+                host: "127.0.0.1", port: 0, transport: .plain(.v3), handshakeTimeout: .seconds(60), threads: 1)
         ) { request in
             .text("\(request.method) \(request.path) via \(protocolName(request.negotiatedProtocol))")
         }

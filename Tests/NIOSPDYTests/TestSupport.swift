@@ -62,6 +62,10 @@ struct Harness {
         server tweak: (inout SPDYServer.Configuration) -> Void = { _ in }
     ) throws -> Harness {
         var serverConfiguration = SPDYServer.Configuration(host: "127.0.0.1", port: 0, transport: transport, threads: 2)
+        // As in SPDYTestSupport's startEdgeServer: a test task starved on a loaded machine may
+        // connect and write its first bytes more than the 10 s default apart (seen in CI: the
+        // server's first-bytes timer closed the connection). Tests of that timer set it.
+        serverConfiguration.handshakeTimeout = .seconds(60)
         tweak(&serverConfiguration)
         let server = try SPDYServer(configuration: serverConfiguration, handler: TestHandler.self)
         try server.start()
