@@ -27,6 +27,12 @@ open class SPDYStreamHandler {
     open func onConnectionClosed(error: (any Error)?) {
         onClose(.cancel)
     }
+    /// A ``SPDYRetryingConnection`` is about to send the request again after its connection
+    /// was lost part-way through the response. Return `true` after forgetting what
+    /// ``onHeader(_:)`` and ``onData(_:)`` delivered, to receive the response again from
+    /// the start; `false` (the default) ends the stream with
+    /// ``onConnectionClosed(error:)`` instead.
+    open func onRetry() -> Bool { false }
 }
 
 /// A request to send on a ``SPDYClientConnection``.
@@ -125,6 +131,9 @@ public enum SPDYClientError: Error, Sendable, Hashable {
     case submitFailed(String)
     /// The URL cannot be fetched (bad syntax or an unsupported scheme).
     case badURL(String)
+    /// A ``SPDYRetryPolicy`` with a negative retry count or wait, or a longest wait below the
+    /// first.
+    case invalidRetryPolicy
 }
 
 /// A SPDY client: connects over TLS (negotiating the version by ALPN) or plain TCP.
@@ -152,6 +161,12 @@ public final class SPDYClient: Sendable {
         /// A connection whose server does not read what we send for this long is closed.
         /// `nil` waits forever. Default 60 seconds. See ``SPDYConnection/writeTimeout``.
         public var writeTimeout: TimeAmount?
+        /// Finds out that the server became unreachable while requests wait (a link that went
+        /// down): a PING after ``SPDYKeepAlive/interval`` without a byte received, the
+        /// connection closed if nothing arrives within ``SPDYKeepAlive/timeout`` after it.
+        /// `nil` waits for TCP, which may take many minutes. Default 30 and 15 seconds. See
+        /// ``SPDYConnection/keepAlive``.
+        public var keepAlive: SPDYKeepAlive?
         /// MAX_CONCURRENT_STREAMS announced to the server. Default 100.
         public var maxConcurrentStreams: UInt32
         /// Where the connections' counters go (``SPDYMetrics`` with role `client`); `nil`
@@ -203,8 +218,10 @@ public final class SPDYClient: Sendable {
             frameCompletionTimeout: TimeAmount? = .seconds(30),
             writeTimeout: TimeAmount? = .seconds(60),
             minimumTLSVersion: TLSVersion = .tlsv12,
-            tlsProvider: (any SPDYTLS.ClientProvider)? = nil
+            tlsProvider: (any SPDYTLS.ClientProvider)? = nil,
+            keepAlive: SPDYKeepAlive? = SPDYKeepAlive()
         ) {
+            self.keepAlive = keepAlive
             self.minimumTLSVersion = minimumTLSVersion
             self.tlsProvider = tlsProvider
             self.frameCompletionTimeout = frameCompletionTimeout
@@ -276,15 +293,29 @@ public final class SPDYClient: Sendable {
         tls: Bool = true,
         serverName: String? = nil
     ) async throws -> SPDYClientConnection {
+        try await connect(host: host, port: port, tls: tls, serverName: serverName, on: nil)
+    }
+
+    /// ``connect(host:port:tls:serverName:)`` on `eventLoop` (one of ``group``'s, or `nil`
+    /// for the next one).
+    func connect(
+        host: String,
+        port: Int,
+        tls: Bool,
+        serverName: String?,
+        on eventLoop: (any EventLoop)?
+    ) async throws -> SPDYClientConnection {
         let number = connectionCounter.withLockedValue { counter in
             counter += 1
             return counter
         }
         do {
-            return try await connectOnce(host: host, port: port, tls: tls, serverName: serverName, number: number)
+            return try await connectOnce(
+                host: host, port: port, tls: tls, serverName: serverName, number: number, eventLoop: eventLoop)
         } catch is SPDYTLS.NoProtocolAtTLS13 {
             return try await connectOnce(
-                host: host, port: port, tls: tls, serverName: serverName, number: number, maximumTLSVersion: .tlsv12)
+                host: host, port: port, tls: tls, serverName: serverName, number: number, eventLoop: eventLoop,
+                maximumTLSVersion: .tlsv12)
         }
     }
 
@@ -296,13 +327,14 @@ public final class SPDYClient: Sendable {
         tls: Bool,
         serverName: String?,
         number: Int,
+        eventLoop: (any EventLoop)?,
         maximumTLSVersion: TLSVersion? = nil
     ) async throws -> SPDYClientConnection {
         let configuration = self.configuration
         let sslContext = self.sslContext
         let customTLS = self.customTLS
         let result = NIOLockedValueBox<EventLoopPromise<SPDYClientConnection>?>(nil)
-        let channel = try await ClientBootstrap(group: group)
+        let channel = try await ClientBootstrap(group: eventLoop ?? group.next())
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -433,6 +465,7 @@ public final class SPDYClientConnection: @unchecked Sendable {
         )
         connection.frameCompletionTimeout = configuration.frameCompletionTimeout
         connection.writeTimeout = configuration.writeTimeout
+        connection.keepAlive = configuration.keepAlive
         connection.metrics = configuration.metrics
         let client = SPDYClientConnection(version: version, channel: channel, connection: connection)
         clientBox.value = client

@@ -119,6 +119,11 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
     /// closed at once. `nil` (the default for a bare connection) waits forever; ``SPDYServer``
     /// and ``SPDYClient`` set it from their configurations (60 seconds by default).
     public var writeTimeout: TimeAmount?
+    /// Detects a peer that went silent while streams are open (see ``SPDYKeepAlive``).
+    /// `nil` (the default for a bare connection) never pings; ``SPDYClient`` sets it from its
+    /// configuration (a PING after 30 seconds without a byte, 15 seconds to answer). Set it
+    /// before the connection becomes active.
+    public var keepAlive: SPDYKeepAlive?
 
     private let inboundStreamSetUp: StreamSetUp?
     private let pushStreamSetUp: StreamSetUp?
@@ -148,6 +153,12 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
     private var activated = false
     private var frameTimer: (frame: Int, task: Scheduled<Void>)?
     private var writeTimer: Scheduled<Void>?
+    /// The keep-alive check that runs next (see ``keepAlive``).
+    private var keepAliveTimer: Scheduled<Void>?
+    /// Reads seen so far, and their number at the last keep-alive check: counting reads
+    /// keeps the clock off the read path.
+    @exclusivity(unchecked) private var readCount = 0
+    private var readCountAtCheck = 0
 
     @exclusivity(unchecked) private var observers: [(id: Int, observe: (Event) -> Void)] = []
     private var nextObserverID = 0
@@ -714,11 +725,13 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         }
         notifyObservers(.active)
         flush()
+        if let keepAlive { scheduleKeepAliveCheck(in: keepAlive.interval) }
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
         if metrics != nil { counts.bytes(1, bytes.readableBytes) }
+        readCount &+= 1
         inReadBatch = true
         inSession = true
         do {
@@ -861,6 +874,33 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
+    /// Runs the next keep-alive check after `delay`: `pinged` is whether a PING went out at
+    /// the previous check with nothing received since.
+    private func scheduleKeepAliveCheck(in delay: TimeAmount, pinged: Bool = false) {
+        guard let context, !closing else { return }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        keepAliveTimer = context.eventLoop.scheduleTask(in: delay) {
+            bound.value.checkKeepAlive(pinged: pinged)
+        }
+    }
+
+    private func checkKeepAlive(pinged: Bool) {
+        guard let keepAlive, !closing else { return }
+        let heardFrom = readCount != readCountAtCheck
+        readCountAtCheck = readCount
+        // While we hold reads back, the silence is ours, not the peer's.
+        if heardFrom || readingPaused || (streams.isEmpty && !pinged) {
+            scheduleKeepAliveCheck(in: keepAlive.interval)
+        } else if pinged {
+            // Nothing arrived in a whole interval and the PING's timeout after it.
+            fail(SPDYConnectionTimeout.pingUnanswered)
+        } else {
+            // The reply (or any other bytes) settles it; the future's result is not needed.
+            _ = sendPing()
+            scheduleKeepAliveCheck(in: keepAlive.timeout, pinged: true)
+        }
+    }
+
     /// The `send` callback: writes while the channel can take more, else reports "would block".
     ///
     /// A response is several pieces (the SYN_REPLY, each DATA frame's header, its payload),
@@ -986,6 +1026,8 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         frameTimer = nil
         writeTimer?.cancel()
         writeTimer = nil
+        keepAliveTimer?.cancel()
+        keepAliveTimer = nil
         let open = Array(streams.values) + Array(idleStreams.values)
         streams = [:]
         idleStreams = [:]
@@ -1019,4 +1061,8 @@ public enum SPDYConnectionTimeout: Error, Sendable, Hashable {
     case frameIncomplete
     /// Nothing could be written for ``SPDYConnection/writeTimeout``.
     case writeStalled
+    /// Streams were open, nothing arrived for ``SPDYKeepAlive/interval``, and nothing
+    /// arrived within ``SPDYKeepAlive/timeout`` of the PING that followed (see
+    /// ``SPDYConnection/keepAlive``).
+    case pingUnanswered
 }

@@ -135,6 +135,13 @@ struct Spdyd: AsyncParsableCommand {
             valueName: "PORT"))
     var metricsPort: Int?
 
+    @Option(
+        name: .customLong("max-connections"),
+        help: ArgumentHelp(
+            "Connections served at once (SPDY, HTTP/1.1 and TLS handshakes together); more are closed on arrival.",
+            valueName: "N"))
+    var maxConnections = 10_000
+
     @Argument(help: ArgumentHelp("The port to listen on (0: any free port).", valueName: "PORT"))
     var port: Int
 
@@ -147,6 +154,9 @@ struct Spdyd: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else {
             throw ValidationError("the port must be in the range [0, 65535], not \(port)")
+        }
+        guard (1...10_000_000).contains(maxConnections) else {
+            throw ValidationError("--max-connections must be in the range [1, 10000000], not \(maxConnections)")
         }
         if let metricsPort, !(0...65535).contains(metricsPort) {
             throw ValidationError("--metrics-port must be in the range [0, 65535], not \(metricsPort)")
@@ -197,6 +207,7 @@ struct Spdyd: AsyncParsableCommand {
         var configuration = SPDYServer.Configuration(
             port: port,
             transport: transport,
+            maxConnections: maxConnections,
             // A file server reads no request body: a large one is refused (413 and
             // RST_STREAM) rather than collected.
             maxRequestBodySize: 1 << 20,

@@ -15,6 +15,13 @@ struct ClientResult: Sendable {
     var status4xx = 0
     var status5xx = 0
     var bodyBytes = 0
+    /// Requests sent again by a retrying connection (`--retry`).
+    var retried = 0
+    /// 2xx bodies whose SHA-256 matched, or did not match, `--checksums`.
+    var verified = 0
+    var corrupted = 0
+    /// The first few distinct errors that ended requests.
+    var requestErrors: [String] = []
     /// Nanoseconds from submitting each completed request to the end of its response.
     var latencies: [UInt64] = []
     /// Nanoseconds from submitting each completed request to its SYN_REPLY.
@@ -24,6 +31,7 @@ struct ClientResult: Sendable {
     var protocolName: String?
     /// Kept open until the report is printed (for `--keep-open`).
     var connection: SPDYClientConnection?
+    var retryingConnection: SPDYRetryingConnection?
 }
 
 /// Distribution of a set of durations.
@@ -62,6 +70,9 @@ struct LoadReport: Codable, Sendable {
         var succeeded: Int
         var failed: Int
         var errored: Int
+        var retried: Int
+        var verified: Int
+        var corrupted: Int
     }
     struct StatusCodes: Codable, Sendable {
         var status2xx: Int
@@ -95,10 +106,14 @@ struct LoadReport: Codable, Sendable {
     /// Microseconds.
     var timeForConnect: Distribution?
     var connectErrors: [String]
+    var requestErrors: [String]
+    /// Whether `--checksums` was given (the text report then has a checksums line).
+    var checked: Bool
 
     var completed: Int { requests.succeeded + requests.failed }
 
-    init(results: [ClientResult], elapsed: TimeAmount, plan: LoadPlan, threads: Int) {
+    init(results: [ClientResult], elapsed: TimeAmount, plan: LoadPlan, threads: Int, checked: Bool) {
+        self.checked = checked
         seconds = Double(elapsed.nanoseconds) / 1e9
         protocolName = results.lazy.compactMap(\.protocolName).first
         clients = plan.clients
@@ -113,7 +128,10 @@ struct LoadReport: Codable, Sendable {
             done: done,
             succeeded: sum(\.succeeded),
             failed: sum(\.failed),
-            errored: sum(\.errored)
+            errored: sum(\.errored),
+            retried: sum(\.retried),
+            verified: sum(\.verified),
+            corrupted: sum(\.corrupted)
         )
         statusCodes = StatusCodes(
             status2xx: sum(\.status2xx), status3xx: sum(\.status3xx), status4xx: sum(\.status4xx),
@@ -126,6 +144,7 @@ struct LoadReport: Codable, Sendable {
         timeForConnect = Distribution(
             nanoseconds: results.compactMap { $0.connectTime.map { UInt64($0.nanoseconds) } })
         connectErrors = Array(Set(results.compactMap(\.connectError))).sorted()
+        requestErrors = Array(Set(results.flatMap(\.requestErrors))).sorted()
     }
 
     func json() throws -> String {
@@ -139,11 +158,16 @@ struct LoadReport: Codable, Sendable {
         var lines: [String] = []
         if let protocolName { lines.append("Application protocol: \(protocolName)") }
         for error in connectErrors { lines.append("connection failed: \(error)") }
+        for error in requestErrors { lines.append("request failed: \(error)") }
         lines.append(
             "finished in \(format(seconds, 2))s, \(format(requestsPerSecond, 2)) req/s, \(bytes(bytesPerSecond))/s")
         lines.append(
             "requests: \(requests.total) total, \(requests.started) started, \(requests.done) done, "
                 + "\(requests.succeeded) succeeded, \(requests.failed) failed, \(requests.errored) errored")
+        if requests.retried > 0 { lines.append("retries: \(requests.retried)") }
+        if checked {
+            lines.append("checksums: \(requests.verified) verified, \(requests.corrupted) corrupted")
+        }
         lines.append(
             "status codes: \(statusCodes.status2xx) 2xx, \(statusCodes.status3xx) 3xx, "
                 + "\(statusCodes.status4xx) 4xx, \(statusCodes.status5xx) 5xx")

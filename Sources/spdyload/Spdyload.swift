@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
@@ -13,7 +14,8 @@ struct Spdyload: AsyncParsableCommand {
         commandName: "spdyload",
         abstract: "Benchmarking tool for SPDY servers.",
         usage:
-            "spdyload [-n <N>] [-c <N>] [-m <N>] [-t <N>] [-D <SECONDS>] [-23] [--spdy3-1] [--no-tls] [--json] <URI>...",
+            "spdyload [-n <N>] [-c <N>] [-m <N>] [-t <N>] [-D <SECONDS>] [-23] [--spdy3-1] [--no-tls] [--retry <N>] "
+            + "[--ping-interval <SECONDS>] [--checksums <FILE>] [--json] <URI>...",
         discussion: """
             Opens -c connections over -t threads and keeps up to -m requests in flight on each, \
             until -n requests are done (split evenly between the connections), or for -D \
@@ -26,6 +28,18 @@ struct Spdyload: AsyncParsableCommand {
             the status classes, and min/mean/p50/p90/p99/max of the time for a request (from \
             submitting it to the end of the response) and of the time to its first byte (to the \
             SYN_REPLY). --json prints the same as one JSON object.
+
+            --retry N makes each connection a retrying one: a request whose connection is \
+            lost (reset, closed, or found dead by the keep-alive PING) is sent again on a new \
+            connection, up to N times, with exponential backoff from 100 ms to 5 s, when its \
+            method is idempotent; a refused one (REFUSED_STREAM, GOAWAY, no connection) \
+            whatever its method. A retried response starts over. --ping-interval S sends a \
+            PING when streams are open and nothing has arrived for S seconds, and closes the \
+            connection if nothing arrives within S more (30 and 15 by default). --checksums \
+            FILE takes lines in sha256sum's format whose name is a request path \
+            ("<hex>  /big.bin"): each 2xx response to a listed path is checked, and the \
+            report counts verified and corrupted bodies; a corrupted one makes the exit \
+            status 1.
             """
     )
 
@@ -72,6 +86,21 @@ struct Spdyload: AsyncParsableCommand {
     @Flag(name: .customLong("no-tls"), help: "Plain TCP (http:// URIs); needs -2, -3 or --spdy3-1.")
     var noTLS = false
 
+    @Option(
+        name: .customLong("retry"),
+        help: "Send a request again up to N times when its connection is lost (idempotent methods) or it is refused.")
+    var retries: Int?
+
+    @Option(
+        name: .customLong("ping-interval"),
+        help: "PING after this many seconds without a byte while streams are open; close if no answer in as many more.")
+    var pingInterval: Double?
+
+    @Option(
+        name: .customLong("checksums"),
+        help: "Check 2xx bodies against a sha256sum-format FILE keyed by request path (\"<hex>  /path\").")
+    var checksumFile: String?
+
     @OptionGroup var versions: VersionOptions
 
     @Flag(name: .customLong("json"), help: "Print the results as one JSON object.")
@@ -92,6 +121,10 @@ struct Spdyload: AsyncParsableCommand {
         }
         if duration == nil && requests < clients {
             throw ValidationError("-n must be at least -c (every connection makes one request or more)")
+        }
+        if let retries, retries < 0 { throw ValidationError("--retry must not be negative") }
+        if let pingInterval, !(pingInterval > 0 && pingInterval <= 86_400) {
+            throw ValidationError("--ping-interval must be in the range (0, 86400] seconds")
         }
         if noTLS && versions.version == nil {
             throw ValidationError("Specify SPDY protocol version using either -2, -3 or --spdy3-1.")
@@ -115,6 +148,13 @@ struct Spdyload: AsyncParsableCommand {
         }
         let extra = try headers.map(HeaderOverride.parse)
         let requestHeaders = targets.map { $0.headers(overrides: extra, bodyLength: body?.readableBytes) }
+        let checksums = try checksumFile.map(Checksums.init(path:))
+        let expectedDigests = requestHeaders.map { block in block[":path"].flatMap { checksums?.digest(for: $0) } }
+        let policy = try retries.map { try SPDYRetryPolicy(maxRetries: $0) }
+        let keepAlive = pingInterval.map { seconds in
+            let time = TimeAmount.nanoseconds(Int64(seconds * 1e9))
+            return SPDYKeepAlive(interval: time, timeout: time)
+        }
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let client = try SPDYClient(
@@ -124,7 +164,8 @@ struct Spdyload: AsyncParsableCommand {
                 verifyCertificates: false,
                 connectTimeout: .milliseconds(Int64(connectTimeout * 1000)),
                 maxConcurrentStreams: UInt32(max(streams, 100)),
-                initialWindowSize: windowBits.map { UInt32(1) << UInt32($0) }
+                initialWindowSize: windowBits.map { UInt32(1) << UInt32($0) },
+                keepAlive: keepAlive ?? SPDYKeepAlive()
             ),
             group: group
         )
@@ -144,7 +185,9 @@ struct Spdyload: AsyncParsableCommand {
             for index in 0..<clients {
                 tasks.addTask {
                     await runClient(
-                        index: index, client: client, target: first, plan: plan, headers: requestHeaders, body: body)
+                        index: index, client: client, target: first, plan: plan,
+                        requests: LoadRequests(headers: requestHeaders, digests: expectedDigests, body: body),
+                        policy: policy)
                 }
             }
             var all: [ClientResult] = []
@@ -155,17 +198,21 @@ struct Spdyload: AsyncParsableCommand {
         if keepOpen > 0 {
             try await Task.sleep(for: .milliseconds(Int(keepOpen * 1000)))
         }
-        for result in results { result.connection?.close() }
+        for result in results {
+            result.connection?.close()
+            result.retryingConnection?.close()
+        }
         try? await client.shutdown()
         try? await group.shutdownGracefully()
 
-        let report = LoadReport(results: results, elapsed: elapsed, plan: plan, threads: threads)
+        let report = LoadReport(
+            results: results, elapsed: elapsed, plan: plan, threads: threads, checked: checksums != nil)
         if json {
             print(try report.json())
         } else {
             print(report.text())
         }
-        if report.completed == 0 {
+        if report.completed == 0 || report.requests.corrupted > 0 {
             throw ExitCode(1)
         }
     }
@@ -186,15 +233,55 @@ struct LoadPlan: Sendable {
     }
 }
 
+/// What the requests send, and the SHA-256 their 2xx bodies must have (by header block).
+struct LoadRequests: Sendable {
+    let headers: [SPDYHeaders]
+    let digests: [String?]
+    let body: ByteBuffer?
+}
+
+/// Where a driver's requests go: one connection, or a retrying one.
+enum LoadConnection {
+    case single(SPDYClientConnection)
+    case retrying(SPDYRetryingConnection)
+
+    var eventLoop: any EventLoop {
+        switch self {
+        case .single(let connection): connection.eventLoop
+        case .retrying(let connection): connection.eventLoop
+        }
+    }
+
+    func request(headers: SPDYHeaders, body: ByteBuffer?, handler: SPDYStreamHandler) {
+        switch self {
+        case .single(let connection): connection.request(headers: headers, body: body, priority: 3, handler: handler)
+        case .retrying(let connection):
+            connection.request(headers: headers, body: body, priority: 3, handler: handler)
+        }
+    }
+}
+
 /// One connection's work and what it measured.
 func runClient(
     index: Int,
     client: SPDYClient,
     target: LoadTarget,
     plan: LoadPlan,
-    headers: [SPDYHeaders],
-    body: ByteBuffer?
+    requests: LoadRequests,
+    policy: SPDYRetryPolicy?
 ) async -> ClientResult {
+    if let policy {
+        // Connections are made (and made again) as requests need them: no connect time.
+        let retrying = SPDYRetryingConnection(
+            client: client, host: target.host, port: target.port, tls: target.tls, policy: policy)
+        let driver = LoadDriver(
+            connection: .retrying(retrying), quota: plan.quota(of: index), inFlight: plan.streamsPerClient,
+            deadline: plan.deadline, requests: requests)
+        var result = await driver.run()
+        result.retried = retrying.retryCount
+        result.retryingConnection = retrying
+        return result
+    }
     let connectStart = NIODeadline.now()
     let connection: SPDYClientConnection
     do {
@@ -207,12 +294,11 @@ func runClient(
     }
     let connectTime = NIODeadline.now() - connectStart
     let driver = LoadDriver(
-        connection: connection,
+        connection: .single(connection),
         quota: plan.quota(of: index),
         inFlight: plan.streamsPerClient,
         deadline: plan.deadline,
-        headers: headers,
-        body: body
+        requests: requests
     )
     var result = await driver.run()
     result.connectTime = connectTime
@@ -224,12 +310,11 @@ func runClient(
 /// Keeps `inFlight` requests going on one connection until its quota or the deadline; all
 /// its state lives on the connection's event loop.
 final class LoadDriver: @unchecked Sendable {
-    let connection: SPDYClientConnection
+    let connection: LoadConnection
     let quota: Int?
     let inFlight: Int
     let deadline: NIODeadline?
-    let headers: [SPDYHeaders]
-    let body: ByteBuffer?
+    let requests: LoadRequests
     private var started = 0
     private var open = 0
     /// The connection closed or failed: nothing more can be sent on it.
@@ -237,20 +322,12 @@ final class LoadDriver: @unchecked Sendable {
     private var result = ClientResult()
     private var promise: EventLoopPromise<ClientResult>?
 
-    init(
-        connection: SPDYClientConnection,
-        quota: Int?,
-        inFlight: Int,
-        deadline: NIODeadline?,
-        headers: [SPDYHeaders],
-        body: ByteBuffer?
-    ) {
+    init(connection: LoadConnection, quota: Int?, inFlight: Int, deadline: NIODeadline?, requests: LoadRequests) {
         self.connection = connection
         self.quota = quota
         self.inFlight = inFlight
         self.deadline = deadline
-        self.headers = headers
-        self.body = body
+        self.requests = requests
     }
 
     func run() async -> ClientResult {
@@ -270,16 +347,23 @@ final class LoadDriver: @unchecked Sendable {
 
     private func fill() {
         while open < inFlight && mayStart {
-            let handler = LoadStreamHandler(driver: self, submitted: NIODeadline.now())
-            let block = headers[started % headers.count]
+            let index = started % requests.headers.count
+            let handler = LoadStreamHandler(
+                driver: self, submitted: NIODeadline.now(), expectedDigest: requests.digests[index])
             started += 1
             open += 1
             result.started += 1
-            connection.request(headers: block, body: body, priority: 3, handler: handler)
+            connection.request(headers: requests.headers[index], body: requests.body, handler: handler)
         }
         if open == 0 {
             finish()
         }
+    }
+
+    /// Keeps the first few distinct errors that ended requests, for the report.
+    fileprivate func noteError(_ error: any Error) {
+        let text = String(describing: error)
+        if result.requestErrors.count < 5, !result.requestErrors.contains(text) { result.requestErrors.append(text) }
     }
 
     private func finish() {
@@ -304,6 +388,9 @@ final class LoadDriver: @unchecked Sendable {
             default: result.status5xx += 1
             }
             if code < 400 { result.succeeded += 1 } else { result.failed += 1 }
+            if (200..<300).contains(code), let expected = handler.expectedDigest {
+                if handler.digest() == expected { result.verified += 1 } else { result.corrupted += 1 }
+            }
         } else {
             result.errored += 1
         }
@@ -325,10 +412,29 @@ final class LoadStreamHandler: SPDYStreamHandler {
     var firstByte: NIODeadline?
     var statusCode: Int?
     var bodyBytes = 0
+    /// The SHA-256 (lower-case hex) the body must have, when checked.
+    let expectedDigest: String?
+    private var hasher: SHA256?
 
-    init(driver: LoadDriver, submitted: NIODeadline) {
+    init(driver: LoadDriver, submitted: NIODeadline, expectedDigest: String?) {
         self.driver = driver
         self.submitted = submitted
+        self.expectedDigest = expectedDigest
+        if expectedDigest != nil { hasher = SHA256() }
+    }
+
+    /// The body's SHA-256 in lower-case hex.
+    func digest() -> String? {
+        hasher.map { $0.finalize().map { String(format: "%02x", $0) }.joined() }
+    }
+
+    override func onRetry() -> Bool {
+        // The response starts over on the new connection.
+        firstByte = nil
+        statusCode = nil
+        bodyBytes = 0
+        if expectedDigest != nil { hasher = SHA256() }
+        return true
     }
 
     override func onHeader(_ headers: SPDYHeaders) {
@@ -340,6 +446,9 @@ final class LoadStreamHandler: SPDYStreamHandler {
 
     override func onData(_ data: ByteBuffer) {
         bodyBytes += data.readableBytes
+        if hasher != nil {
+            data.withUnsafeReadableBytes { hasher!.update(bufferPointer: $0) }
+        }
     }
 
     override func onClose(_ status: SPDYStreamStatus) {
@@ -347,7 +456,9 @@ final class LoadStreamHandler: SPDYStreamHandler {
     }
 
     override func onConnectionClosed(error: (any Error)?) {
-        driver.connectionLost = true
+        // A retrying connection makes a new connection for the next request.
+        if case .single = driver.connection { driver.connectionLost = true }
+        if let error { driver.noteError(error) }
         driver.completed(self, status: .cancel)
     }
 }
