@@ -122,8 +122,12 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
     /// Detects a peer that went silent while streams are open (see ``SPDYKeepAlive``).
     /// `nil` (the default for a bare connection) never pings; ``SPDYClient`` sets it from its
     /// configuration (a PING after 30 seconds without a byte, 15 seconds to answer). Set it
-    /// before the connection becomes active.
-    public var keepAlive: SPDYKeepAlive?
+    /// at any time.
+    public var keepAlive: SPDYKeepAlive? {
+        didSet {
+            if activated, keepAliveTimer == nil, let keepAlive { scheduleKeepAliveCheck(in: keepAlive.interval) }
+        }
+    }
 
     private let inboundStreamSetUp: StreamSetUp?
     private let pushStreamSetUp: StreamSetUp?
@@ -880,6 +884,7 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         guard let context, !closing else { return }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         keepAliveTimer = context.eventLoop.scheduleTask(in: delay) {
+            bound.value.keepAliveTimer = nil
             bound.value.checkKeepAlive(pinged: pinged)
         }
     }

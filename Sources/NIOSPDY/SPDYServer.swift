@@ -62,6 +62,11 @@ public final class SPDYServer: @unchecked Sendable {
         /// stays unwritable, or a close waits for written bytes) is closed at once. `nil`
         /// waits forever. Default 60 seconds. See ``SPDYConnection/writeTimeout``.
         public var writeTimeout: TimeAmount?
+        /// Finds a client that went silent (a link that went down) while its streams are
+        /// open: a PING after ``SPDYKeepAlive/interval`` without a byte received, the
+        /// connection closed if nothing arrives within ``SPDYKeepAlive/timeout``. `nil` (the
+        /// default) relies on the idle and write timeouts. See ``SPDYConnection/keepAlive``.
+        public var keepAlive: SPDYKeepAlive?
         /// The largest request body buffered for a handler; larger requests get 413 and
         /// the rest is refused with RST_STREAM CANCEL. Default 16 MiB.
         public var maxRequestBodySize: Int
@@ -135,7 +140,7 @@ public final class SPDYServer: @unchecked Sendable {
 
         /// The settings the pipeline helpers share with the server.
         var pipelineConfiguration: SPDYServerPipelineConfiguration {
-            SPDYServerPipelineConfiguration(
+            var configuration = SPDYServerPipelineConfiguration(
                 session: session,
                 streams: streams,
                 maxConcurrentStreams: maxConcurrentStreams,
@@ -146,6 +151,8 @@ public final class SPDYServer: @unchecked Sendable {
                 http1: http1,
                 metrics: metrics
             )
+            configuration.keepAlive = keepAlive
+            return configuration
         }
     }
 
@@ -453,6 +460,7 @@ public final class SPDYServer: @unchecked Sendable {
         )
         connection.frameCompletionTimeout = configuration.frameCompletionTimeout
         connection.writeTimeout = configuration.writeTimeout
+        connection.keepAlive = configuration.keepAlive
         connection.metrics = configuration.metrics
         let maxStreams = configuration.maxConcurrentStreams
         connection.addObserver { event in

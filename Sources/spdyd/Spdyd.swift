@@ -142,6 +142,15 @@ struct Spdyd: AsyncParsableCommand {
             valueName: "N"))
     var maxConnections = 10_000
 
+    @Option(
+        name: .customLong("ping-interval"),
+        help: ArgumentHelp(
+            "PING a client whose streams are open after this many seconds without a byte from it, and close the "
+                + "connection if nothing arrives within as many more (finds clients whose link went down); "
+                + "default: off (the 5-minute idle and 60-second write timeouts apply).",
+            valueName: "SECONDS"))
+    var pingInterval: Double?
+
     @Argument(help: ArgumentHelp("The port to listen on (0: any free port).", valueName: "PORT"))
     var port: Int
 
@@ -154,6 +163,9 @@ struct Spdyd: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else {
             throw ValidationError("the port must be in the range [0, 65535], not \(port)")
+        }
+        if let pingInterval, !(pingInterval > 0 && pingInterval <= 86_400) {
+            throw ValidationError("--ping-interval must be in the range (0, 86400] seconds")
         }
         guard (1...10_000_000).contains(maxConnections) else {
             throw ValidationError("--max-connections must be in the range [1, 10000000], not \(maxConnections)")
@@ -215,6 +227,10 @@ struct Spdyd: AsyncParsableCommand {
             servesHTTP1: !noHTTP1
         )
         configuration.metrics = metricsEndpoint?.serverMetrics
+        configuration.keepAlive = pingInterval.map { seconds in
+            let time = TimeAmount.nanoseconds(Int64(seconds * 1e9))
+            return SPDYKeepAlive(interval: time, timeout: time)
+        }
         let server = try SPDYServer(configuration: configuration, handler: FileHandler.self)
         // The listening lines below replace the library's log line; warnings still show.
         server.logger.logLevel = .warning

@@ -92,6 +92,33 @@ import Testing
         try await server.shutdownGracefully(timeout: .seconds(1))
     }
 
+    @Test func aClientWhoseLinkWentSilentIsFoundByTheServersKeepAlive() async throws {
+        let metrics = TestMetrics()
+        let server = try SPDYTestSupport.startServer(.plain(.v3_1)) {
+            $0.metrics = SPDYMetrics(role: .server, factory: metrics)
+            $0.keepAlive = SPDYKeepAlive(interval: .milliseconds(300), timeout: .milliseconds(300))
+        }
+        // The link goes silent in the middle of a response: the server's stream waits for
+        // window that never comes, and neither the idle (5 min) nor the write timeout (the
+        // relay still reads) would end it soon.
+        let relay = try await FaultyRelay(
+            targetPort: server.port!, fault: .silenceAfterServerBytes(100_000), group: server.group)
+        let client = try SPDYClient(configuration: .init(plainVersion: .v3_1, keepAlive: nil))
+        let connection = try await client.connect(host: "127.0.0.1", port: relay.port, tls: false)
+        let handler = CountingHandler()
+        connection.request(
+            SPDYClientRequest(path: "/pattern?bytes=\(8 << 20)", scheme: "http", authority: "127.0.0.1"),
+            handler: handler)
+        #expect(await eventually { Self.meter(metrics, "spdy_streams_active", "server") == 1 })
+        #expect(
+            await eventually(timeout: .seconds(10)) { Self.meter(metrics, "spdy_connections_active", "server") == 0 })
+        #expect(Self.meter(metrics, "spdy_streams_active", "server") == 0)
+        try await connection.channel.close()
+        try await client.shutdown()
+        try await relay.stop()
+        try await server.shutdownGracefully(timeout: .seconds(1))
+    }
+
     @Test func aServerResetInTheMiddleOf100StreamsEndsEveryStreamOnTheClient() async throws {
         let server = try SPDYTestSupport.startServer(.plain(.v3_1))
         let relay = try await FaultyRelay(

@@ -57,6 +57,9 @@ public struct SPDYServerPipelineConfiguration: Sendable {
     /// ``SPDYConnection/writeTimeout``; on HTTP/1.1, the time the channel stays unwritable).
     /// Default 60 seconds.
     public var writeTimeout: TimeAmount?
+    /// Finds a client that went silent while its streams are open (see ``SPDYKeepAlive``);
+    /// `nil` (the default) relies on the idle and write timeouts.
+    public var keepAlive: SPDYKeepAlive?
     /// The HTTP/1.1 side's limits.
     public var http1: HTTP1
     /// Where the SPDY connections' counters go (``SPDYMetrics`` with role `server`); `nil`

@@ -22,6 +22,7 @@ extension ChannelPipeline.SynchronousOperations {
         )
         connection.frameCompletionTimeout = configuration.frameCompletionTimeout
         connection.writeTimeout = configuration.writeTimeout
+        connection.keepAlive = configuration.keepAlive
         connection.metrics = configuration.metrics
         let settings = configuration.initialSettings
         if !settings.isEmpty {
@@ -56,6 +57,7 @@ extension ChannelPipeline.SynchronousOperations {
         let connection = try handler(type: SPDYConnection.self)
         connection.frameCompletionTimeout = configuration.frameCompletionTimeout
         connection.writeTimeout = configuration.writeTimeout
+        connection.keepAlive = configuration.keepAlive
         return multiplexer
     }
 }
