@@ -864,7 +864,7 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
                 connection.session.failSession(status: .protocolError)
             }
             connection.flush()
-            connection.fail(SPDYConnectionTimeout.frameIncomplete)
+            connection.fail(SPDYConnectionTimeout.frameIncomplete, peerIsGone: true)
         }
         frameTimer = (frame, task)
     }
@@ -874,7 +874,7 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         guard let timeout = writeTimeout, let context, writeTimer == nil else { return }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         writeTimer = context.eventLoop.scheduleTask(in: timeout) {
-            bound.value.fail(SPDYConnectionTimeout.writeStalled)
+            bound.value.fail(SPDYConnectionTimeout.writeStalled, peerIsGone: true)
         }
     }
 
@@ -898,7 +898,7 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
             scheduleKeepAliveCheck(in: keepAlive.interval)
         } else if pinged {
             // Nothing arrived in a whole interval and the PING's timeout after it.
-            fail(SPDYConnectionTimeout.pingUnanswered)
+            fail(SPDYConnectionTimeout.pingUnanswered, peerIsGone: true)
         } else {
             // The reply (or any other bytes) settles it; the future's result is not needed.
             _ = sendPing()
@@ -1018,9 +1018,13 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
         context.close(promise: nil)
     }
 
-    private func fail(_ error: any Error) {
+    /// Closes the connection because of `error`. With `peerIsGone` (our timers gave up on
+    /// the peer) the streams end now rather than when the channel becomes inactive, which TLS
+    /// delays while it waits for a close_notify the peer will not send.
+    private func fail(_ error: any Error, peerIsGone: Bool = false) {
         if closeError == nil { closeError = error }
         close()
+        if peerIsGone { finish(error: closeError) }
     }
 
     private func finish(error: (any Error)?) {

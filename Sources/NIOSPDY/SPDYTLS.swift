@@ -128,6 +128,13 @@ public enum SPDYTLS {
         return suites.joined(separator: ":")
     }
 
+    /// How long a closing connection waits for the peer's close_notify after sending its own
+    /// (swift-nio-ssl waits 5 seconds by default): 1 second. Nothing is read after our
+    /// close_notify, so the wait protects nothing; but a peer that is gone (a dead link, a
+    /// client that exited) never answers, and the socket and its buffers would be held for
+    /// the whole wait.
+    public static let closeNotifyTimeout: TimeAmount = .seconds(1)
+
     /// A server TLS configuration offering `versions` by ALPN (then `http/1.1` when
     /// `offeringHTTP1` is set, for a port that serves both), accepting TLS
     /// `minimumTLSVersion` (default 1.2) and later with the cipher suites described at
@@ -143,6 +150,7 @@ public enum SPDYTLS {
             privateKey: .privateKey(identity.privateKey)
         )
         configuration.applicationProtocols = protocolNames(versions, offeringHTTP1: offeringHTTP1)
+        configuration.shutdownTimeout = closeNotifyTimeout
         configuration.minimumTLSVersion = minimumTLSVersion
         configuration.cipherSuites = cipherList(minimumTLSVersion: minimumTLSVersion)
         return configuration
@@ -161,6 +169,7 @@ public enum SPDYTLS {
         minimumTLSVersion: TLSVersion = .tlsv12
     ) -> TLSConfiguration {
         var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.shutdownTimeout = closeNotifyTimeout
         configuration.minimumTLSVersion = minimumTLSVersion
         configuration.cipherSuites = cipherList(minimumTLSVersion: minimumTLSVersion)
         if let identity {

@@ -107,6 +107,22 @@ struct MetricsTests {
         #expect(total(serverMetrics, "spdy_connections_total", [("role", "server")]) == 0)
     }
 
+    @Test("A TLS server with metrics serves requests after the handshake (the failure counter leaves the pipeline)")
+    func tlsServerWithMetricsServes() async throws {
+        let serverMetrics = TestMetrics()
+        let harness = try Harness.start(.tls(Self.identity, versions: SPDYVersion.negotiationPreference)) { server in
+            server.metrics = SPDYMetrics(role: .server, factory: serverMetrics)
+        }
+        let connection = try await harness.connect(tls: true)
+        let page = try await connection.request(SPDYClientRequest(path: "/index.html", authority: "x"))
+        #expect(page.statusCode == 200)
+        _ = try await page.collectBody()
+        try await connection.channel.close()
+        try await harness.stop()
+        #expect(total(serverMetrics, "spdy_connections_total", [("role", "server")]) == 1)
+        #expect(total(serverMetrics, "spdy_tls_handshake_failures_total", [("role", "server")]) == 0)
+    }
+
     @Test("A peer past an abuse limit is counted by the limit")
     func abuseLimit() async throws {
         let serverMetrics = TestMetrics()

@@ -15,12 +15,15 @@ import Testing
         let relay: FaultyRelay
         let client: SPDYClient
 
-        static func start(_ fault: FaultyRelay.Fault) async throws -> Setup {
-            let server = try startServer(.plain(.v3_1))
+        static let identity = try! SPDYTLS.Identity.selfSigned()
+
+        static func start(_ fault: FaultyRelay.Fault, tls: Bool = false) async throws -> Setup {
+            let server = try startServer(
+                tls ? .tls(identity, versions: SPDYVersion.negotiationPreference) : .plain(.v3_1))
             let relay = try await FaultyRelay(targetPort: server.port!, fault: fault, group: server.group)
             let client = try SPDYClient(
                 configuration: .init(
-                    plainVersion: .v3_1, connectTimeout: .seconds(5),
+                    plainVersion: .v3_1, verifyCertificates: false, connectTimeout: .seconds(5),
                     keepAlive: SPDYKeepAlive(interval: .milliseconds(300), timeout: .milliseconds(300))))
             return Setup(server: server, relay: relay, client: client)
         }
@@ -104,14 +107,20 @@ import Testing
         try await setup.stop()
     }
 
-    @Test func withoutRetriesASilentLinkEndsTheRequestWithPingUnanswered() async throws {
-        let setup = try await Setup.start(.silenceAfterServerBytes(200_000))
-        let connection = try await setup.client.connect(host: "127.0.0.1", port: setup.relay.port, tls: false)
+    @Test(arguments: [false, true])
+    func withoutRetriesASilentLinkEndsTheRequestWithPingUnanswered(tls: Bool) async throws {
+        let setup = try await Setup.start(.silenceAfterServerBytes(200_000), tls: tls)
+        let connection = try await setup.client.connect(host: "127.0.0.1", port: setup.relay.port, tls: tls)
         let response = try await connection.request(Self.get("/pattern?bytes=\(2 << 20)"))
+        let started = ContinuousClock.now
         await #expect(throws: (any Error).self) {
             _ = try await response.collectBody()
         }
-        #expect(connection.connection.closeError as? SPDYConnectionTimeout == .pingUnanswered)
+        // At most two intervals and the timeout (1.2 s), with room for a loaded machine; over
+        // TLS the streams do not wait for the close_notify the silent peer never sends (5 s).
+        #expect(ContinuousClock.now - started < .seconds(4))
+        let error = try await connection.eventLoop.submit { connection.connection.closeError }.get()
+        #expect(error as? SPDYConnectionTimeout == .pingUnanswered)
         try await setup.stop()
     }
 
