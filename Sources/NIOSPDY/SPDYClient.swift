@@ -176,6 +176,16 @@ public final class SPDYClient: Sendable {
         /// `-w`), for SPDY/3 and later; `nil` keeps the protocol's 64 KiB. On SPDY/3.1 the
         /// session window is raised to the same size with a WINDOW_UPDATE on stream 0.
         public var initialWindowSize: UInt32?
+        /// The SPDY/3.1 session receive window, raised with a WINDOW_UPDATE on stream 0 right
+        /// after the first SETTINGS. `nil` (the default) makes it as large as the stream
+        /// windows of ``maxConcurrentStreams`` streams (64 KiB × 100, 6.25 MiB), so that it
+        /// never binds before they do: the client gives session window back as DATA arrives,
+        /// so it bounds nothing the client buffers (the stream windows and
+        /// ``SPDYConnection/StreamConfiguration`` do), only how much may be in flight, and
+        /// the protocol's 64 KiB holds a connection to 64 KiB per round trip (320 KB/s over
+        /// 200 ms). 65 536 keeps the protocol's window, as spdylay's spdycat does without
+        /// `-w`.
+        public var sessionWindowSize: UInt32?
         /// Called with every frame event of every connection, numbered from 1 in the
         /// order they were made (spdycat's `-v`). It runs on the connection's event loop.
         public var frameObserver: (@Sendable (_ connection: Int, _ event: SPDYFrameEvent) -> Void)?
@@ -471,6 +481,10 @@ public final class SPDYClientConnection: @unchecked Sendable {
         clientBox.value = client
         let maxStreams = configuration.maxConcurrentStreams
         let window = version == .v2 ? nil : configuration.initialWindowSize
+        let streamWindow = Int(window ?? UInt32(SPDYProtocol.defaultInitialWindowSize))
+        let sessionWindow =
+            configuration.sessionWindowSize.map { Int($0) }
+            ?? min(Int(Int32.max), streamWindow * Int(max(configuration.maxConcurrentStreams, 1)))
         let established = configuration.establishedObserver
         let frameObserver = configuration.frameObserver
         connection.addObserver { [weak client] event in
@@ -480,9 +494,9 @@ public final class SPDYClientConnection: @unchecked Sendable {
                 var entries: [SPDYFrame.SettingsEntry] = [.init(id: .maxConcurrentStreams, value: maxStreams)]
                 if let window { entries.append(.init(id: .initialWindowSize, value: window)) }
                 try? session.submitSettings(entries: entries)
-                if let window, version == .v3_1, Int(window) > SPDYProtocol.defaultInitialWindowSize {
+                if version == .v3_1, sessionWindow > SPDYProtocol.defaultInitialWindowSize {
                     try? session.submitWindowUpdate(
-                        streamID: .zero, delta: Int(window) - SPDYProtocol.defaultInitialWindowSize)
+                        streamID: .zero, delta: sessionWindow - SPDYProtocol.defaultInitialWindowSize)
                 }
             case .frame(let frame):
                 frameObserver?(number, frame)

@@ -90,6 +90,8 @@ final class FetchSession: @unchecked Sendable {
             initialWindowSize: settings.initialWindowSize,
             clientIdentity: settings.identity
         )
+        // spdylay's spdycat raises the session window only with -w, to the stream window.
+        configuration.sessionWindowSize = settings.initialWindowSize ?? UInt32(SPDYProtocol.defaultInitialWindowSize)
         let logObserver = settings.log?.observer
         configuration.frameObserver = { [self] number, event in
             logObserver?(number, event)

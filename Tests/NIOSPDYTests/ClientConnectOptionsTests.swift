@@ -46,6 +46,34 @@ struct ClientConnectOptionsTests {
         }
     }
 
+    @Test(
+        "A SPDY/3.1 client opens its session window to its streams' windows together, or as configured",
+        arguments: [(nil, nil, 100 * 65_536), (UInt32(1 << 20), nil, 100 << 20), (nil, UInt32(65_536), 65_536)]
+            as [(UInt32?, UInt32?, Int)])
+    func sessionWindow(streamWindow: UInt32?, sessionWindow: UInt32?, expected: Int) async throws {
+        let server = try SPDYServer(
+            configuration: .init(host: "127.0.0.1", port: 0, transport: .plain(.v3_1), threads: 1)
+        ) { _ in .text("ok") }
+        try server.start()
+        let updates = NIOLockedValueBox<[Int]>([])
+        var configuration = SPDYClient.Configuration(plainVersion: .v3_1, initialWindowSize: streamWindow)
+        configuration.sessionWindowSize = sessionWindow
+        configuration.frameObserver = { _, event in
+            if case .controlSent(.windowUpdate(let update), _) = event, update.streamID == .zero {
+                updates.withLockedValue { $0.append(Int(update.deltaWindowSize)) }
+            }
+        }
+        let client = try SPDYClient(configuration: configuration)
+        let connection = try await client.connect(host: "127.0.0.1", port: server.port!, tls: false)
+        let response = try await connection.request(SPDYClientRequest(path: "/", authority: "x"))
+        #expect(String(buffer: try await response.collectBody()) == "ok")
+        // The first update (later ones give back what arrived) raises the window from 64 KiB.
+        let first = updates.withLockedValue { $0.first }
+        #expect(first.map { $0 + 65_536 } == (expected > 65_536 ? expected : nil))
+        try await client.shutdown()
+        try await server.shutdownGracefully(timeout: .seconds(1))
+    }
+
     @Test("A certificate that does not verify fails the connect with the TLS error itself")
     func handshakeError() async throws {
         let server = try SPDYServer(
