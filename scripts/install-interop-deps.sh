@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the interoperability suite (Interop/run.sh) needs: Netty 4.1
 # (libnetty-java) and a JDK to compile the Netty peers, Go and moby/spdystream
-# (golang-github-docker-spdystream-dev, built in GOPATH mode), and tshark and text2pcap
-# (wireshark-common). Idempotent; run as root or with sudo available.
+# (golang-github-docker-spdystream-dev, built in GOPATH mode), tshark and text2pcap
+# (wireshark-common), and for the reliability scripts (scripts/faults.sh, vanish.sh,
+# many-connections.sh, soak.sh) iproute2 (network namespaces, tbf), nftables (packet loss),
+# procps and openssl (the TLS handshake flood). Idempotent; run as root or with sudo
+# available.
 set -euo pipefail
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
 packages=()
-for package in libnetty-java golang-go golang-github-docker-spdystream-dev tshark wireshark-common; do
+for package in libnetty-java golang-go golang-github-docker-spdystream-dev tshark wireshark-common \
+    iproute2 nftables procps openssl; do
     installed "$package" || packages+=("$package")
 done
 command -v javac >/dev/null 2>&1 || packages+=(default-jdk-headless)
