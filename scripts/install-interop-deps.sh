@@ -4,7 +4,7 @@
 # (golang-github-docker-spdystream-dev, built in GOPATH mode), tshark and text2pcap
 # (wireshark-common), and for the reliability scripts (scripts/faults.sh, vanish.sh,
 # many-connections.sh, soak.sh) iproute2 (network namespaces, tbf), nftables (packet loss),
-# procps and openssl (the TLS handshake flood). Idempotent; run as root or with sudo
+# procps, jq and openssl (the TLS handshake flood). Idempotent; run as root or with sudo
 # available.
 set -euo pipefail
 
@@ -12,7 +12,7 @@ installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install o
 
 packages=()
 for package in libnetty-java golang-go golang-github-docker-spdystream-dev tshark wireshark-common \
-    iproute2 nftables procps openssl; do
+    iproute2 nftables procps openssl jq; do
     installed "$package" || packages+=("$package")
 done
 command -v javac >/dev/null 2>&1 || packages+=(default-jdk-headless)

@@ -1054,6 +1054,7 @@ public final class SPDYConnection: ChannelDuplexHandler, RemovableChannelHandler
             reportCounts()
             metrics.activeConnections.decrement(by: 1)
             if counts.openStreams > 0 {
+                metrics.streamsClosedWithConnection.increment(by: Int64(counts.openStreams))
                 metrics.activeStreams.decrement(by: Double(counts.openStreams))
                 counts.openStreams = 0
             }

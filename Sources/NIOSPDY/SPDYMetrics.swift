@@ -17,7 +17,7 @@ import SPDY
 /// | `spdy_connections_active` | meter | `role` |
 /// | `spdy_streams_opened_total` | counter | `role`, `initiator` (`local`, `remote`) |
 /// | `spdy_streams_active` | meter | `role` |
-/// | `spdy_streams_closed_total` | counter | `role`, `status` (`OK` or the reset's status) |
+/// | `spdy_streams_closed_total` | counter | `role`, `status` (`OK`, the reset's status, or `CONNECTION_CLOSED` for a stream still open when its connection ended) |
 /// | `spdy_resets_total` | counter | `role`, `direction` (`sent`, `received`), `status` |
 /// | `spdy_frames_total` | counter | `role`, `direction`, `type` (`DATA`, `SYN_STREAM`, …, `UNKNOWN`) |
 /// | `spdy_bytes_total` | counter | `role`, `direction` (bytes on the connection, TLS excluded) |
@@ -43,6 +43,9 @@ public final class SPDYMetrics: Sendable {
     let activeStreams: MeterHandler
     /// Indexed by status code 0...11; `otherStatus` for the rest.
     let streamsClosed: [CounterHandler]
+    /// Streams still open when their connection ended (status `CONNECTION_CLOSED`), so that
+    /// opened = closed + active.
+    let streamsClosedWithConnection: CounterHandler
     /// Indexed by direction (0 sent, 1 received), then by status code 0...11 and 12 for others.
     let resets: [[CounterHandler]]
     /// Indexed by direction, then by frame type 0 (DATA) ... 10 (CREDENTIAL) and 11 (unknown).
@@ -81,6 +84,7 @@ public final class SPDYMetrics: Sendable {
         streamsClosed = (0...Self.otherStatus).map {
             counter("spdy_streams_closed_total", [("status", statusName($0))])
         }
+        streamsClosedWithConnection = counter("spdy_streams_closed_total", [("status", "CONNECTION_CLOSED")])
         resets = directions.map { direction in
             (0...Self.otherStatus).map {
                 counter("spdy_resets_total", [("direction", direction), ("status", statusName($0))])

@@ -52,6 +52,12 @@ public final class SPDYServer: @unchecked Sendable {
         /// A TLS handshake (with ALPN) must finish within this time, and on plain TCP serving
         /// HTTP/1.1 too, the client's first two bytes must arrive within it. Default 10 seconds.
         public var handshakeTimeout: TimeAmount
+        /// TLS handshakes in progress at once; past it the server stops accepting until some
+        /// finish, and new connections wait in the kernel's listen backlog (their handshake
+        /// timer not yet started). A burst of thousands of clients then costs time, not
+        /// failures: without a bound they all shared the CPU, and most missed
+        /// ``handshakeTimeout``. Default 128.
+        public var maxConcurrentHandshakes: Int = 128
         /// A frame a client has started must be complete within this time, else the
         /// connection gets GOAWAY PROTOCOL_ERROR and is closed (a control frame, header
         /// block or DATA frame dribbled a byte at a time keeps the idle timer alive, not
@@ -175,6 +181,9 @@ public final class SPDYServer: @unchecked Sendable {
 
     private let ownsGroup: Bool
     private let sslContext: NIOSSLContext?
+    /// Holds accepting while ``Configuration-swift.struct/maxConcurrentHandshakes`` TLS
+    /// handshakes are in progress.
+    private let handshakeGate: HandshakeGate
     private let customTLS: (any SPDYTLS.ServerContext)?
     private let state = NIOLockedValueBox(State())
 
@@ -279,6 +288,7 @@ public final class SPDYServer: @unchecked Sendable {
         self.responder = responder
         self.httpChannelInitializer = httpChannelInitializer
         self.loggerBox = NIOLockedValueBox(logger)
+        self.handshakeGate = HandshakeGate(limit: configuration.maxConcurrentHandshakes)
         if let group {
             self.group = group
             self.ownsGroup = false
@@ -317,13 +327,20 @@ public final class SPDYServer: @unchecked Sendable {
     /// where IPv6 is not dual-stack or not available).
     public func start() throws {
         let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
+            // Deep enough for a burst to wait while the handshake gate holds accepting (the
+            // kernel caps it at net.core.somaxconn).
+            .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             // A client that shuts down its sending side after its requests still gets the
             // answers (SPDYConnection handles the input closing).
             .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .serverChannelInitializer { [handshakeGate] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(handshakeGate.acceptHandler())
+                }
+            }
             .childChannelInitializer { [self] channel in
                 self.initializeChild(channel)
             }
@@ -382,6 +399,7 @@ public final class SPDYServer: @unchecked Sendable {
         case .tls, .custom:
             let negotiated = NIOLockedValueBox(false)
             let metrics = configuration.metrics
+            let handshakeEnded = handshakeGate.started()
             let timeout = channel.eventLoop.scheduleTask(in: configuration.handshakeTimeout) {
                 if !negotiated.withLockedValue({ $0 }) {
                     // A handshake that never finished failed as much as one refused.
@@ -389,11 +407,15 @@ public final class SPDYServer: @unchecked Sendable {
                     channel.close(promise: nil)
                 }
             }
-            channel.closeFuture.whenComplete { _ in timeout.cancel() }
+            channel.closeFuture.whenComplete { _ in
+                timeout.cancel()
+                handshakeEnded()
+            }
             let servesHTTP1 = configuration.servesHTTP1
             let alpn = ApplicationProtocolNegotiationHandler { [self] result, channel in
                 negotiated.withLockedValue { $0 = true }
                 timeout.cancel()
+                handshakeEnded()
                 switch result {
                 case .negotiated(let name):
                     if let version = SPDYVersion(protocolName: name) {

@@ -54,6 +54,15 @@ import Testing
 
         #expect(await eventually { Self.meter(metrics, "spdy_streams_active", "server") == 0 })
         #expect(await eventually { Self.meter(metrics, "spdy_connections_active", "server") == 0 })
+        // Every stream opened is counted closed, those the reset cut off with the connection.
+        let opened = metrics.counterTotal(
+            label: "spdy_streams_opened_total", dimensions: [("role", "server"), ("initiator", "remote")])
+        let cutOff = metrics.counterTotal(
+            label: "spdy_streams_closed_total", dimensions: [("role", "server"), ("status", "CONNECTION_CLOSED")])
+        let closedOK = metrics.counterTotal(
+            label: "spdy_streams_closed_total", dimensions: [("role", "server"), ("status", "OK")])
+        #expect(opened == 100)
+        #expect(cutOff + closedOK == 100 && cutOff > 0)
         // The server goes on serving.
         let next = try await client.connect(host: "127.0.0.1", port: server.port!, tls: false)
         let response = try await next.request(
